@@ -15,6 +15,16 @@
 #include <stdint.h>
 
 /* LPO_CDEF_BEGIN */
+/* Element types shared by tensors, safetensors and the model. */
+typedef enum lpo_dtype { LPO_F32 = 0, LPO_BF16 = 1, LPO_F16 = 2, LPO_I32 = 3, LPO_I64 = 4, LPO_NDTYPES = 5 } lpo_dtype;
+int lpo_dtype_size(int dtype);            /* bytes per element; 0 for an unknown dtype */
+const char *lpo_dtype_name(int dtype);    /* "f32", "bf16", ...; "?" for unknown */
+/* Scalar conversions, round-to-nearest-even on the way down (as torch does). */
+float lpo_bf16_to_f32(uint16_t h);
+uint16_t lpo_f32_to_bf16(float f);
+float lpo_f16_to_f32(uint16_t h);
+uint16_t lpo_f32_to_f16(float f);
+
 const char *lpo_version(void);
 const char *lpo_last_error(void);
 void lpo_clear_error(void);

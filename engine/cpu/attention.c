@@ -138,6 +138,18 @@ LPO_HOT void lpo_cpu_attention_cached(float *out, const float *q, int qstride, c
     }
 }
 
+void lpo_cpu_kv_store(float *kcache, float *vcache, const float *qkv, const int32_t *row,
+                      const int32_t *pos, int N, int Hq, int Hkv, int D, int Tc) {
+  const int ld = (Hq + 2 * Hkv) * D;
+  for (int n = 0; n < N; n++)
+    for (int g = 0; g < Hkv; g++) {
+      size_t at = (((size_t)row[n] * Hkv + g) * Tc + pos[n]) * D;
+      const float *k = qkv + (size_t)n * ld + (size_t)(Hq + g) * D, *v = k + (size_t)Hkv * D;
+      memcpy(kcache + at, k, (size_t)D * sizeof(float));
+      memcpy(vcache + at, v, (size_t)D * sizeof(float));
+    }
+}
+
 /* ---- reference: one (b, h, i) at a time, double accumulators, no blocking ---- */
 void lpo_cpu_attention_forward_ref(float *out, float *lse, const float *qkv, int B, int T,
                                    int Hq, int Hkv, int D, float *scratch) {

@@ -88,6 +88,8 @@ void lpo_cpu_attention_backward_ref(float *dqkv, const float *dout, const float 
 void lpo_cpu_attention_cached(float *out, const float *q, int qstride, const float *kcache,
                               const float *vcache, const int32_t *row, const int32_t *pos,
                               int N, int Hq, int Hkv, int D, int Tc, float *scratch);
+void lpo_cpu_kv_store(float *kcache, float *vcache, const float *qkv, const int32_t *row,
+                      const int32_t *pos, int N, int Hq, int Hkv, int D, int Tc);
 
 void lpo_cpu_swiglu_forward(float *h, const float *gu, int N, int F);
 void lpo_cpu_swiglu_backward(float *dgu, const float *dh, const float *gu, int N, int F);

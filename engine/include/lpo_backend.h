@@ -51,6 +51,10 @@ typedef struct lpo_backend {
   void (*attention_cached)(float *out, const float *q, int qstride, const float *kcache,
                            const float *vcache, const int32_t *row, const int32_t *pos,
                            int N, int Hq, int Hkv, int D, int Tc, float *scratch);
+  /* Stores the k and v heads of qkv [N,QKV] rows into the caches [rows,Hkv,Tc,D] at
+   * (row[n], pos[n]). */
+  void (*kv_store)(float *kcache, float *vcache, const float *qkv, const int32_t *row,
+                   const int32_t *pos, int N, int Hq, int Hkv, int D, int Tc);
   /* h[N,F] = silu(gu[:, :F]) * gu[:, F:]  (gate rows first, then up, as one matmul). */
   void (*swiglu_forward)(float *h, const float *gu, int N, int F);
   void (*swiglu_backward)(float *dgu, const float *dh, const float *gu, int N, int F);

@@ -352,6 +352,20 @@ local function from_humaneval(rec, where)
            solution = prompt .. need(rec, "canonical_solution", "string", where), language = "python" }
 end
 
+-- The function a test calls: the first name called in it that the code defines
+-- (MBPP 912 reads `assert int(lobb_num(5, 3)) == 35`), else the first name called.
+local function called_function(test, code)
+  local first
+  for name in test:gmatch("([%a_][%w_]*)%s*%(") do
+    if name ~= "assert" then
+      first = first or name
+      if code and code:find("def%s+" .. name .. "%s*%(") then return name end
+    end
+  end
+  return first
+end
+M.called_function = called_function
+
 -- MBPP: the usual prompt shows the task text and the first test (which names the function).
 local function from_mbpp(rec, where, opts)
   local id = need(rec, "task_id", "number", where)
@@ -363,9 +377,10 @@ local function from_mbpp(rec, where, opts)
   for i, t in ipairs(tests) do tests[i] = crlf(t) end
   local setup = opt_string(rec, "test_setup_code", where)
   if setup and not setup:match("%S") then setup = nil end
+  local code = crlf(need(rec, "code", "string", where))
   return { id = string.format("MBPP/%d", id), task_id = id, prompt = '"""\n' .. text .. "\n" .. tests[1] .. '\n"""\n',
-           text = text, tests = tests, setup = crlf(setup), solution = crlf(need(rec, "code", "string", where)),
-           entry_point = tests[1]:match("assert%s*%(?%s*([%a_][%w_]*)%s*%("), language = "python" }
+           text = text, tests = tests, setup = crlf(setup), solution = code,
+           entry_point = called_function(tests[1], code), language = "python" }
 end
 
 -- MBPP's conventional splits by task_id (Austin et al. 2021).

@@ -219,10 +219,21 @@ local PY_LANGS = { python = true, py = true, python3 = true, [""] = true }
 
 --- The program in a completion. Order: the [Implementation] section of a four-part response
 --- if present; then fenced blocks — the first that defines opts.entry_point, else the first
---- python (or untagged) block, else the first block; else the bare text.
+--- python (or untagged) block, else the first block; else the bare text. HumanEval-style
+--- completions that only continue the prompt: when opts.prompt is given and the code does not
+--- define opts.entry_point, the prompt is put in front.
 function M.extract_code(completion, opts)
   opts = opts or {}
-  if type(completion) ~= "string" then error("data.extract_code: completion must be a string", 2) end
+  local code = M.extract_code_only(completion, opts)
+  if opts.prompt and opts.entry_point and not defines(code, opts.entry_point) then
+    return opts.prompt .. code
+  end
+  return code
+end
+
+function M.extract_code_only(completion, opts)
+  opts = opts or {}
+  if type(completion) ~= "string" then error("data.extract_code: completion must be a string", 3) end
   local text = completion
   local secs = M.parse_sections(text)
   if secs and secs.implementation then text = secs.implementation end
@@ -481,7 +492,7 @@ end
 require("lpo.doc").module(M, "lpo.data", {
   __module = "Problems (our JSONL, HumanEval, MBPP), code/test extraction, DSTC sections, hashes, seeded streams",
   load = { "load(path_or_spec [, opts]) -> problems, info", "Reads problems; detects lpo/HumanEval/MBPP; spec options n, format, split, challenge; 'synthetic:...' goes to lpo.tasks." },
-  extract_code = { "extract_code(completion [, {entry_point=}]) -> code", "[Implementation] section, else the fenced block defining entry_point, else the first python block, else bare text." },
+  extract_code = { "extract_code(completion [, {entry_point=, prompt=}]) -> code", "[Implementation] section, else the fenced block defining entry_point, else the first python block, else bare text; prompt prepended when the code does not define entry_point (HumanEval)." },
   extract_tests = { "extract_tests(completion) -> {assert...}", "Assert statements from the [Tests] section (or the whole text), multi-line ones kept whole." },
   parse_sections = { "parse_sections(text) -> {reasoning, implementation, explanation, tests} | nil", "Splits DSTC's four-part response." },
   format_sections = { "format_sections{reasoning=, implementation=, explanation=, tests=} -> text", "Writes DSTC's four-part response; code in ```python fences." },

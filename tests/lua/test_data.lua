@@ -84,6 +84,11 @@ T.case("extract_code: fences, entry point, bare code, four parts", function()
   local four = "[Reasoning]\nThink.\n\n[Implementation]\n```python\ndef f(x):\n    return x * 2\n```\n\n[Explanation]\nDoubles.\n\n[Tests]\n```python\nassert f(2) == 4\n```\n"
   T.eq(data.extract_code(four), "def f(x):\n    return x * 2", "[Implementation]")
   T.eq(data.extract_code("[Implementation]\ndef f(): return 1\n[Tests]\nassert f() == 1"), "def f(): return 1", "unfenced section")
+  -- HumanEval: a completion that continues the prompt gets the prompt in front; one that
+  -- defines the function itself does not
+  local prompt = "def add(a, b):\n    \"\"\"Add.\"\"\"\n"
+  T.eq(data.extract_code("    return a + b\n", { entry_point = "add", prompt = prompt }), prompt .. "    return a + b", "prompt prepended")
+  T.eq(data.extract_code("```python\ndef add(a, b):\n    return a + b\n```", { entry_point = "add", prompt = prompt }), "def add(a, b):\n    return a + b", "full function kept")
 end)
 
 T.case("extract_tests: asserts from [Tests], multi-line, inside test functions", function()

@@ -13,7 +13,9 @@
 static int check_finite(const char *field, const double *a, int64_t n) {
   if (!a) return lpo_set_error("loss kto: batch field '%s' is required", field);
   for (int64_t i = 0; i < n; i++)
-    if (!isfinite(a[i])) return lpo_set_error("loss kto: batch field '%s'[%lld] is %g (must be finite)", field, (long long)i, a[i]);
+    if (!isfinite(a[i]))
+      return lpo_set_error("loss kto: batch field '%s'[%lld] is %s (must be finite)", field, (long long)i,
+                           isnan(a[i]) ? "nan" : a[i] > 0 ? "inf" : "-inf");
   return 0;
 }
 

@@ -94,7 +94,9 @@ static needs needs_of(const lpo_pref_config *cfg) {
 static int check_array(const char *loss, const char *field, const double *a, int64_t n) {
   if (!a) return lpo_set_error("loss %s: batch field '%s' is required", loss, field);
   for (int64_t i = 0; i < n; i++)
-    if (!isfinite(a[i])) return lpo_set_error("loss %s: batch field '%s'[%lld] is %g (must be finite)", loss, field, (long long)i, a[i]);
+    if (!isfinite(a[i]))
+      return lpo_set_error("loss %s: batch field '%s'[%lld] is %s (must be finite)", loss, field, (long long)i,
+                           isnan(a[i]) ? "nan" : a[i] > 0 ? "inf" : "-inf");
   return 0;
 }
 

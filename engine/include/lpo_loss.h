@@ -37,7 +37,8 @@ typedef enum lpo_pref_kind {
 /* How the SFT/NLL term is normalized. */
 typedef enum lpo_nll_norm {
   LPO_NLL_TOKENS = 0,    /* -Σ logp_c / Σ |y_c|: per-token mean over the batch (TRL sft, rpo_alpha, CPO, ORPO) */
-  LPO_NLL_SEQUENCES = 1  /* -mean_i logp_c[i]: per-sequence mean of summed log-probs */
+  LPO_NLL_SEQUENCES = 1, /* -mean_i logp_c[i]: per-sequence mean of summed log-probs */
+  LPO_NLL_SEQUENCE_MEANS = 2 /* -mean_i (logp_c[i] / |y_c[i]|): mean of per-sequence token means (OpenRLHF nll_loss_coef) */
 } lpo_nll_norm;
 
 typedef struct lpo_pref_config {

@@ -70,8 +70,8 @@ int lpo_pref_config_check(const lpo_pref_config *cfg) {
   if (cfg->nll_alpha != 0 && (cfg->kind == LPO_PREF_SFT || cfg->kind == LPO_PREF_ORPO))
     return lpo_set_error("loss %s: field 'nll_alpha' is not used (this loss already is/contains the NLL term; "
                          "for orpo, beta weighs the odds-ratio term against it), got %g", name, cfg->nll_alpha);
-  if (cfg->nll_norm != LPO_NLL_TOKENS && cfg->nll_norm != LPO_NLL_SEQUENCES)
-    return lpo_set_error("loss %s: field 'nll_norm' = %d must be 0 (tokens) or 1 (sequences)", name, cfg->nll_norm);
+  if (cfg->nll_norm != LPO_NLL_TOKENS && cfg->nll_norm != LPO_NLL_SEQUENCES && cfg->nll_norm != LPO_NLL_SEQUENCE_MEANS)
+    return lpo_set_error("loss %s: field 'nll_norm' = %d must be 0 (tokens), 1 (sequences) or 2 (sequence_means)", name, cfg->nll_norm);
   return 0;
 }
 
@@ -86,7 +86,7 @@ static needs needs_of(const lpo_pref_config *cfg) {
     case LPO_PREF_SIMPO: case LPO_PREF_ORPO: nd.ref = 0; nd.chosen_len = nd.rejected_len = 1; break;
     default: break;
   }
-  if ((cfg->kind == LPO_PREF_SFT || cfg->nll_alpha > 0 || cfg->kind == LPO_PREF_ORPO) && cfg->nll_norm == LPO_NLL_TOKENS)
+  if ((cfg->kind == LPO_PREF_SFT || cfg->nll_alpha > 0 || cfg->kind == LPO_PREF_ORPO) && cfg->nll_norm != LPO_NLL_SEQUENCES)
     nd.chosen_len = 1;
   return nd;
 }
@@ -173,8 +173,17 @@ int lpo_pref_metrics(lpo_loss_out *out, const lpo_pref_batch *b, double beta) {
 /* ---- the NLL term --------------------------------------------------------------------- */
 
 /* NLL of the chosen responses; adds w * dNLL/dpc to d_chosen. TOKENS: -Σ pc / Σ |yc| (the
- * token mean torch's CrossEntropyLoss takes over the whole chosen batch); SEQUENCES: -mean pc. */
+ * token mean torch's CrossEntropyLoss takes over the whole chosen batch); SEQUENCES: -mean pc;
+ * SEQUENCE_MEANS: -mean (pc / |yc|), OpenRLHF's DPO nll_loss. */
 static double nll_term(const lpo_pref_batch *b, int norm, double *d_chosen, double w) {
+  if (norm == LPO_NLL_SEQUENCE_MEANS) {
+    double s = 0, inv_n = 1.0 / (double)b->n;
+    for (int64_t i = 0; i < b->n; i++) {
+      s += b->policy_chosen[i] / b->chosen_len[i];
+      if (d_chosen && w != 0) d_chosen[i] += -w * inv_n / b->chosen_len[i];
+    }
+    return -s * inv_n;
+  }
   double s = 0, denom = 0;
   for (int64_t i = 0; i < b->n; i++) {
     s += b->policy_chosen[i];

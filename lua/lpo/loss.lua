@@ -61,11 +61,11 @@ local function nonnegative(where, o, field)
   if not (v >= 0 and v < math.huge) then raise(where, "field '%s' must be >= 0, got %s", field, tostring(v)) end
 end
 
-local NLL_NORM = { tokens = C.LPO_NLL_TOKENS, sequences = C.LPO_NLL_SEQUENCES }
+local NLL_NORM = { tokens = C.LPO_NLL_TOKENS, sequences = C.LPO_NLL_SEQUENCES, sequence_means = C.LPO_NLL_SEQUENCE_MEANS }
 
 local function nll_norm(where, v)
   local n = NLL_NORM[v]
-  if not n then raise(where, "field 'normalize' must be \"tokens\" or \"sequences\", got %q", tostring(v)) end
+  if not n then raise(where, "field 'normalize' must be \"tokens\", \"sequences\" or \"sequence_means\", got %q", tostring(v)) end
   return n
 end
 
@@ -193,7 +193,7 @@ local function c_pair_loss(name, kind, o)
   cfg.label_smoothing = o.label_smoothing or 0
   cfg.gamma = o.gamma or 0
   cfg.nll_alpha = o.rpo_alpha or o.nll_alpha or 0
-  cfg.nll_norm = nll_norm("loss." .. name, o.normalize or "tokens")
+  cfg.nll_norm = nll_norm("loss." .. name, o.normalize or o.nll_normalize or "tokens")
   -- The engine re-checks every field; raising here names the Lua constructor.
   if C.lpo_pref_config_check(cfg) ~= 0 then raise("loss." .. name, "%s", engine_error()) end
   local l = setmetatable({ name = name, config = o, cfg = cfg }, Loss)
@@ -219,27 +219,32 @@ end
 local function beta_ok(where, o)
   positive(where, o, "beta")
   if o.rpo_alpha then nonnegative(where, o, "rpo_alpha") end
+  if o.nll_normalize then nll_norm(where, o.nll_normalize) end
 end
 
 --- DPO (TRL loss_type "sigmoid"); label_smoothing > 0 gives conservative DPO (cDPO);
--- rpo_alpha > 0 adds rpo_alpha · NLL(chosen, per token) as TRL's RPO / OpenRLHF's nll_loss_coef.
-M.dpo = pair_ctor("dpo", C.LPO_PREF_SIGMOID, { beta = 0.1, label_smoothing = 0, rpo_alpha = 0 }, beta_ok)
+-- rpo_alpha > 0 adds rpo_alpha · NLL(chosen) (TRL's RPO). nll_normalize picks that NLL's
+-- normalization: "tokens" (TRL, default), "sequences", or "sequence_means" (OpenRLHF's
+-- nll_loss_coef: mean over the chosen sequences of their per-token mean).
+M.dpo = pair_ctor("dpo", C.LPO_PREF_SIGMOID, { beta = 0.1, label_smoothing = 0, rpo_alpha = 0, nll_normalize = "tokens" }, beta_ok)
 M.sigmoid = M.dpo
 --- RPO: DPO + alpha · NLL on the chosen responses, normalized per token (TRL rpo_alpha, default 1).
 function M.rpo(opts)
-  local o = options("loss.rpo", opts, { beta = 0.1, alpha = 1.0, label_smoothing = 0 })
+  local o = options("loss.rpo", opts, { beta = 0.1, alpha = 1.0, label_smoothing = 0, nll_normalize = "tokens" })
   beta_ok("loss.rpo", o)
   positive("loss.rpo", o, "alpha")
-  local l = c_pair_loss("rpo", C.LPO_PREF_SIGMOID, { beta = o.beta, label_smoothing = o.label_smoothing, rpo_alpha = o.alpha })
+  local l = c_pair_loss("rpo", C.LPO_PREF_SIGMOID, { beta = o.beta, label_smoothing = o.label_smoothing, rpo_alpha = o.alpha,
+                                                    nll_normalize = o.nll_normalize })
   l.config = o
   return l
 end
-M.ipo = pair_ctor("ipo", C.LPO_PREF_IPO, { beta = 0.1, rpo_alpha = 0 }, beta_ok)
-M.hinge = pair_ctor("hinge", C.LPO_PREF_HINGE, { beta = 0.1, rpo_alpha = 0 }, beta_ok)
-M.robust = pair_ctor("robust", C.LPO_PREF_ROBUST, { beta = 0.1, label_smoothing = 0, rpo_alpha = 0 }, beta_ok)
-M.exo_pair = pair_ctor("exo_pair", C.LPO_PREF_EXO_PAIR, { beta = 0.1, label_smoothing = 1e-3, rpo_alpha = 0 }, beta_ok)
+M.ipo = pair_ctor("ipo", C.LPO_PREF_IPO, { beta = 0.1, rpo_alpha = 0, nll_normalize = "tokens" }, beta_ok)
+M.hinge = pair_ctor("hinge", C.LPO_PREF_HINGE, { beta = 0.1, rpo_alpha = 0, nll_normalize = "tokens" }, beta_ok)
+M.robust = pair_ctor("robust", C.LPO_PREF_ROBUST, { beta = 0.1, label_smoothing = 0, rpo_alpha = 0, nll_normalize = "tokens" }, beta_ok)
+M.exo_pair = pair_ctor("exo_pair", C.LPO_PREF_EXO_PAIR, { beta = 0.1, label_smoothing = 1e-3, rpo_alpha = 0, nll_normalize = "tokens" }, beta_ok)
 --- SFT / RFT negative log-likelihood of the chosen responses. normalize = "tokens" (TRL:
--- -Σ logp / Σ tokens over the batch, needs chosen_len) or "sequences" (-mean of summed logps).
+-- -Σ logp / Σ tokens over the batch, needs chosen_len), "sequences" (-mean of summed logps)
+-- or "sequence_means" (-mean of per-sequence token means, OpenRLHF).
 -- beta only feeds the reward metrics (when ref log-probs are given), as in TRL's DPO "sft".
 M.sft = pair_ctor("sft", C.LPO_PREF_SFT, { beta = 0, normalize = "tokens" }, function(where, o)
   nonnegative(where, o, "beta"); nll_norm(where, o.normalize)
@@ -248,8 +253,8 @@ M.nll, M.rft = M.sft, M.sft
 --- SimPO (TRL CPOTrainer loss_type "simpo"): -log σ(β(ȳc - ȳr) - γ) on per-token mean log-probs,
 -- no reference; nll_alpha is CPO's cpo_alpha (0 for SimPO proper). TRL defaults β = 0.1, γ = 0.5;
 -- the SimPO paper uses β = 2–2.5.
-M.simpo = pair_ctor("simpo", C.LPO_PREF_SIMPO, { beta = 0.1, gamma = 0.5, label_smoothing = 0, nll_alpha = 0 },
-  function(where, o) positive(where, o, "beta"); nonnegative(where, o, "nll_alpha") end)
+M.simpo = pair_ctor("simpo", C.LPO_PREF_SIMPO, { beta = 0.1, gamma = 0.5, label_smoothing = 0, nll_alpha = 0, nll_normalize = "tokens" },
+  function(where, o) positive(where, o, "beta"); nonnegative(where, o, "nll_alpha"); nll_norm(where, o.nll_normalize) end)
 --- ORPO: NLL(chosen, per token) - β · mean log σ(log odds(ȳc) - log odds(ȳr)); reference-free.
 M.orpo = pair_ctor("orpo", C.LPO_PREF_ORPO, { beta = 0.1 }, function(where, o) positive(where, o, "beta") end)
 
@@ -531,13 +536,13 @@ end
 
 require("lpo.doc").module(M, "lpo.loss", {
   __module = "Preference losses (DPO, IPO, hinge, robust, EXO, SFT/RFT, RPO, SimPO, ORPO, KTO, sums, custom) on per-sequence log-probs.",
-  dpo = { "dpo{beta=0.1, label_smoothing=0, rpo_alpha=0} -> loss", "DPO (-log σ(βΔ)); label_smoothing: conservative DPO; rpo_alpha: + α·NLL(chosen)." },
+  dpo = { "dpo{beta=0.1, label_smoothing=0, rpo_alpha=0, nll_normalize=\"tokens\"} -> loss", "DPO (-log σ(βΔ)); label_smoothing: conservative DPO; rpo_alpha: + α·NLL(chosen)." },
   rpo = { "rpo{beta=0.1, alpha=1} -> loss", "DPO + alpha · per-token NLL of the chosen responses (TRL rpo_alpha)." },
   ipo = { "ipo{beta=0.1} -> loss", "IPO, (Δc/|yc| - Δr/|yr| - 1/(2β))², needs chosen_len/rejected_len." },
   hinge = { "hinge{beta=0.1} -> loss", "SLiC hinge, relu(1 - βΔ)." },
   robust = { "robust{beta=0.1, label_smoothing=0} -> loss", "Robust DPO for noisy labels (unbiased estimator)." },
   exo_pair = { "exo_pair{beta=0.1, label_smoothing=1e-3} -> loss", "EXO for pairs." },
-  sft = { "sft{normalize=\"tokens\"|\"sequences\", beta=0} -> loss", "NLL of the chosen responses (SFT / RFT)." },
+  sft = { "sft{normalize=\"tokens\"|\"sequences\"|\"sequence_means\", beta=0} -> loss", "NLL of the chosen responses (SFT / RFT)." },
   simpo = { "simpo{beta=0.1, gamma=0.5, label_smoothing=0, nll_alpha=0} -> loss", "SimPO, length-normalized and reference-free." },
   orpo = { "orpo{beta=0.1} -> loss", "ORPO, NLL(chosen) - β log σ(log odds ratio), reference-free." },
   kto = { "kto{beta=0.1, desirable_weight=1, undesirable_weight=1} -> loss", "KTO on {policy, ref, label, kl_policy, kl_ref}." },

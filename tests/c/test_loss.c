@@ -67,7 +67,10 @@ static double direct(const lpo_pref_config *c, const inputs *in) {
   double nll_w = c->kind == LPO_PREF_SFT || c->kind == LPO_PREF_ORPO ? 1.0 : c->nll_alpha;
   if (nll_w > 0) {
     double num = 0, den = 0;
-    for (int i = 0; i < B; i++) { num -= in->pc[i]; den += c->nll_norm == LPO_NLL_TOKENS ? in->lc[i] : 1; }
+    for (int i = 0; i < B; i++) {
+      if (c->nll_norm == LPO_NLL_SEQUENCE_MEANS) { num -= in->pc[i] / in->lc[i]; den += 1; }
+      else { num -= in->pc[i]; den += c->nll_norm == LPO_NLL_TOKENS ? in->lc[i] : 1; }
+    }
     loss += nll_w * num / den;
   }
   return loss;
@@ -123,6 +126,8 @@ static void test_formulas(void) {
     check_loss("exo_pair", (lpo_pref_config){ LPO_PREF_EXO_PAIR, 0.1, 1e-3, 0, 0, 0 }, seed);
     check_loss("sft tokens", (lpo_pref_config){ LPO_PREF_SFT, 0, 0, 0, 0, LPO_NLL_TOKENS }, seed);
     check_loss("sft sequences", (lpo_pref_config){ LPO_PREF_SFT, 0.1, 0, 0, 0, LPO_NLL_SEQUENCES }, seed);
+    check_loss("sft sequence means", (lpo_pref_config){ LPO_PREF_SFT, 0, 0, 0, 0, LPO_NLL_SEQUENCE_MEANS }, seed);
+    check_loss("dpo + openrlhf nll", (lpo_pref_config){ LPO_PREF_SIGMOID, 0.2, 0, 0, 0.4, LPO_NLL_SEQUENCE_MEANS }, seed);
     check_loss("rpo", (lpo_pref_config){ LPO_PREF_SIGMOID, 0.1, 0, 0, 0.7, LPO_NLL_TOKENS }, seed);
     check_loss("ipo + nll per sequence", (lpo_pref_config){ LPO_PREF_IPO, 0.2, 0, 0, 0.1, LPO_NLL_SEQUENCES }, seed);
     check_loss("simpo", (lpo_pref_config){ LPO_PREF_SIMPO, 2.0, 0, 0.5, 0, 0 }, seed);

@@ -24,7 +24,8 @@ T.case("every built-in loss passes the finite-difference gradient check", functi
   local all = {
     loss.dpo { beta = 0.1 }, loss.dpo { beta = 0.5, label_smoothing = 0.2 }, loss.rpo { beta = 0.1, alpha = 0.5 },
     loss.ipo { beta = 0.3 }, loss.hinge { beta = 0.05 }, loss.robust { beta = 0.1, label_smoothing = 0.3 },
-    loss.exo_pair { beta = 0.2 }, loss.sft {}, loss.sft { normalize = "sequences" },
+    loss.exo_pair { beta = 0.2 }, loss.sft {}, loss.sft { normalize = "sequences" }, loss.sft { normalize = "sequence_means" },
+    loss.dpo { beta = 0.1, rpo_alpha = 0.2, nll_normalize = "sequence_means" },
     loss.simpo { beta = 2.0, gamma = 1.0 }, loss.simpo { beta = 2.5, gamma = 0.5, label_smoothing = 0.1, nll_alpha = 0.3 },
     loss.orpo { beta = 0.1 }, loss.kto { beta = 0.1 }, loss.kto { beta = 0.3, desirable_weight = 1.0, undesirable_weight = 1.33 },
     loss.kto { beta = 0.2, loss_type = "apo_zero_unpaired" }, loss.ipo { beta = 0.2, rpo_alpha = 0.1 },
@@ -121,6 +122,22 @@ T.case("loss.sum composes values, gradients and metrics", function()
   T.raises(function() loss.sum { { 3, 1 } } end, "term 1: expected {loss, weight}")
 end)
 
+T.case("the NLL term's three normalizations (TRL tokens, sequences, OpenRLHF sequence means)", function()
+  local b = batch()
+  local tok, seq, means, lensum = 0, 0, 0, 0
+  for i = 1, 6 do
+    tok = tok - b.policy_chosen[i]; lensum = lensum + b.chosen_len[i]
+    seq = seq - b.policy_chosen[i] / 6; means = means - b.policy_chosen[i] / b.chosen_len[i] / 6
+  end
+  T.close(loss.sft {}:compute(b).loss, tok / lensum, 1e-14, 0, "tokens")
+  T.close(loss.sft { normalize = "sequences" }:compute(b).loss, seq, 1e-14, 0, "sequences")
+  T.close(loss.sft { normalize = "sequence_means" }:compute(b).loss, means, 1e-14, 0, "sequence_means")
+  local d = loss.dpo { beta = 0.1 }:compute(b).loss
+  local r = loss.dpo { beta = 0.1, rpo_alpha = 0.3, nll_normalize = "sequence_means" }:compute(b)
+  T.close(r.loss, d + 0.3 * means, 1e-14, 0, "dpo + OpenRLHF nll")
+  T.close(r.metrics.nll_loss, means, 1e-14, 0, "nll metric")
+end)
+
 T.case("FFI pointers in, gradients accumulated into FFI buffers with dloss", function()
   local b = batch()
   local n = 6
@@ -159,12 +176,12 @@ end)
 
 T.case("bad options and batches name the field", function()
   T.raises(function() loss.dpo { beta = -1 } end, "loss.dpo: field 'beta' must be > 0, got -1")
-  T.raises(function() loss.dpo { bta = 0.1 } end, "loss.dpo: unknown field 'bta' (known: beta, label_smoothing, rpo_alpha)")
+  T.raises(function() loss.dpo { bta = 0.1 } end, "loss.dpo: unknown field 'bta' (known: beta, label_smoothing, nll_normalize, rpo_alpha)")
   T.raises(function() loss.dpo { beta = "0.1" } end, "field 'beta' must be a number, got string")
   T.raises(function() loss.robust { label_smoothing = 0.5 } end, "loss.robust: field 'label_smoothing' must be in [0, 0.5)")
   T.raises(function() loss.kto { undesirable_weight = -1 } end, "loss.kto: field 'undesirable_weight' must be >= 0")
   T.raises(function() loss.kto { loss_type = "kto_pair" } end, "field 'loss_type' must be \"kto\" or \"apo_zero_unpaired\"")
-  T.raises(function() loss.sft { normalize = "words" } end, "field 'normalize' must be \"tokens\" or \"sequences\"")
+  T.raises(function() loss.sft { normalize = "words" } end, "loss.sft: field 'normalize' must be \"tokens\", \"sequences\" or \"sequence_means\"")
   T.raises(function() loss.new("dpx") end, "loss: unknown loss 'dpx' (known: dpo, exo_pair, hinge, ipo, kto, nll, orpo, rft, robust, rpo, sft, sigmoid, simpo)")
   T.raises(function() loss.custom(42) end, "loss.custom: expected a function")
   local b = batch(); b.ref_rejected = nil

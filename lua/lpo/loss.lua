@@ -313,74 +313,11 @@ function M.sum(terms)
   return l
 end
 
--- ---- user-defined losses: forward-mode dual numbers -----------------------------------
--- A dual number carries a value and its derivatives with respect to the pair's two policy
--- log-probs, {v, dc, dr}; arithmetic propagates them exactly (no step size, no truncation
--- error), at the cost of the loss function using loss.math instead of math for
--- transcendental functions. Comparisons need plain numbers: use loss.math.value(x).
-local Dual = {}
-Dual.__index = Dual
-local function dual(v, a, b) return setmetatable({ v, a, b }, Dual) end
-local function lift(x) if getmetatable(x) == Dual then return x end return dual(x, 0, 0) end
-Dual.__add = function(x, y) x, y = lift(x), lift(y); return dual(x[1] + y[1], x[2] + y[2], x[3] + y[3]) end
-Dual.__sub = function(x, y) x, y = lift(x), lift(y); return dual(x[1] - y[1], x[2] - y[2], x[3] - y[3]) end
-Dual.__mul = function(x, y)
-  x, y = lift(x), lift(y)
-  return dual(x[1] * y[1], x[2] * y[1] + x[1] * y[2], x[3] * y[1] + x[1] * y[3])
-end
-Dual.__div = function(x, y)
-  x, y = lift(x), lift(y)
-  local q = x[1] / y[1]
-  return dual(q, (x[2] - q * y[2]) / y[1], (x[3] - q * y[3]) / y[1])
-end
-Dual.__unm = function(x) return dual(-x[1], -x[2], -x[3]) end
-Dual.__pow = function(x, y)
-  if getmetatable(y) == Dual then error("loss.math: x ^ y with a dual exponent is not supported; use loss.math.exp(y * loss.math.log(x))", 2) end
-  local v = x[1] ^ y
-  local d = y * x[1] ^ (y - 1)
-  return dual(v, d * x[2], d * x[3])
-end
-Dual.__lt = function(x, y) return lift(x)[1] < lift(y)[1] end
-Dual.__le = function(x, y) return lift(x)[1] <= lift(y)[1] end
-Dual.__eq = function(x, y) return x[1] == y[1] end
-Dual.__tostring = function(x) return string.format("dual(%.17g; %.17g, %.17g)", x[1], x[2], x[3]) end
-
--- f(x) with derivative df(v) applied by the chain rule; plain numbers pass straight through.
-local function unary(f, df)
-  return function(x)
-    if getmetatable(x) ~= Dual then return f(x) end
-    local d = df(x[1])
-    return dual(f(x[1]), d * x[2], d * x[3])
-  end
-end
-
--- libm's log1p / expm1 (Lua 5.1's math lacks them); pcall: another module may declare them too.
-pcall(ffi.cdef, "double log1p(double x); double expm1(double x);")
-local log1p = function(x) return tonumber(ffi.C.log1p(x)) end
-local expm1 = function(x) return tonumber(ffi.C.expm1(x)) end
-local function log_sigmoid(x) return tonumber(C.lpo_log_sigmoid(x)) end
-local function sigmoid(x) return tonumber(C.lpo_sigmoid(x)) end
-
---- Math that works on plain numbers and on the dual numbers a custom loss receives.
-M.math = {
-  exp = unary(math.exp, math.exp),
-  log = unary(math.log, function(v) return 1 / v end),
-  log1p = unary(log1p, function(v) return 1 / (1 + v) end),
-  expm1 = unary(expm1, math.exp),
-  sqrt = unary(math.sqrt, function(v) return 0.5 / math.sqrt(v) end),
-  abs = unary(math.abs, function(v) return v > 0 and 1 or (v < 0 and -1 or 0) end),
-  tanh = unary(function(v) local e = math.exp(-2 * math.abs(v)); local t = (1 - e) / (1 + e); return v < 0 and -t or t end,
-               function(v) local e = math.exp(-2 * math.abs(v)); local t = (1 - e) / (1 + e); return 1 - t * t end),
-  sigmoid = unary(sigmoid, function(v) local s = sigmoid(v); return s * (1 - s) end),
-  logsigmoid = unary(log_sigmoid, function(v) return sigmoid(-v) end),
-  softplus = unary(function(v) return -log_sigmoid(-v) end, sigmoid),
-  log1mexp = unary(function(v) return tonumber(C.lpo_log1mexp(v)) end, function(v) return -1 / expm1(-v) end),
-  relu = unary(function(v) return v > 0 and v or 0 end, function(v) return v > 0 and 1 or 0 end),  -- torch: 0 at the kink
-  value = function(x) if getmetatable(x) == Dual then return x[1] end return x end,
-}
-function M.math.max(a, b) return M.math.value(a) >= M.math.value(b) and a or b end
-function M.math.min(a, b) return M.math.value(a) <= M.math.value(b) and a or b end
-function M.is_dual(x) return getmetatable(x) == Dual end
+-- ---- user-defined losses -------------------------------------------------------------
+-- Gradients by forward-mode dual numbers (lua/lpo/loss_dual.lua): exact, no step size.
+local D = require "lpo.loss_dual"
+local Dual, dual = D.Dual, D.dual
+M.math, M.is_dual = D.math, D.is_dual
 
 --- loss.custom(fn, {name=, beta=, grad = "dual" | "fd", h=}): fn(pc, pr, rc, rr, ctx) returns one
 -- pair's loss; the batch loss is the mean. ctx = { i, chosen_len, rejected_len, beta, opts }.
@@ -534,6 +471,58 @@ function M.check(l, opts)
   return err
 end
 
+-- ---- reference log-prob cache --------------------------------------------------------
+
+--- loss.ref_cache(path, {fingerprint = "..."}) -> cache. A JSON Lines file of reference
+-- log-probs, one record per key (e.g. a pair id): cache:get(key) -> record | nil,
+-- cache:put(key, record) appends one line at once (a crash loses at most that line),
+-- cache:count(). The first line holds the fingerprint (say, reference model + dataset
+-- hashes); opening the file with another fingerprint is an error rather than a silent use
+-- of stale numbers. Floats round-trip exactly (%.17g).
+function M.ref_cache(path, opts)
+  local json = require "lpo.json"
+  local where = "loss.ref_cache"
+  if type(path) ~= "string" then raise(where, "expected a file path, got %s", type(path)) end
+  local o = options(where, opts, { fingerprint = "" })
+  local cache = { path = path, fingerprint = o.fingerprint, records = {}, n = 0 }
+  local f = io.open(path, "rb")
+  local kept = {}
+  if f then
+    local lines = {}
+    for line in f:lines() do lines[#lines + 1] = line end
+    f:close()
+    for i, line in ipairs(lines) do
+      local ok, v = pcall(json.decode, line)
+      if not ok or type(v) ~= "table" then
+        if i < #lines then raise(path .. ":" .. i, "broken line in the reference log-prob cache (delete the file to recompute)") end
+        -- A torn last line (crash mid-append): drop it, and rewrite so the next append starts clean.
+        json.write_atomic(path, table.concat(kept, "\n") .. (#kept > 0 and "\n" or ""))
+        break
+      end
+      if i == 1 then
+        if v.fingerprint ~= o.fingerprint then
+          raise(path, "reference log-prob cache was made for fingerprint %q, this run has %q (delete it to recompute)",
+            tostring(v.fingerprint), o.fingerprint)
+        end
+      else
+        if cache.records[v.key] == nil then cache.n = cache.n + 1 end
+        cache.records[v.key] = v.value
+      end
+      kept[#kept + 1] = line
+    end
+  end
+  if #kept == 0 then json.append_line(path, { fingerprint = o.fingerprint }) end
+  function cache:get(key) return self.records[tostring(key)] end
+  function cache:put(key, record)
+    key = tostring(key)
+    json.append_line(self.path, { key = key, value = record })
+    if self.records[key] == nil then self.n = self.n + 1 end
+    self.records[key] = record
+  end
+  function cache:count() return self.n end
+  return cache
+end
+
 require("lpo.doc").module(M, "lpo.loss", {
   __module = "Preference losses (DPO, IPO, hinge, robust, EXO, SFT/RFT, RPO, SimPO, ORPO, KTO, sums, custom) on per-sequence log-probs.",
   dpo = { "dpo{beta=0.1, label_smoothing=0, rpo_alpha=0, nll_normalize=\"tokens\"} -> loss", "DPO (-log σ(βΔ)); label_smoothing: conservative DPO; rpo_alpha: + α·NLL(chosen)." },
@@ -549,6 +538,7 @@ require("lpo.doc").module(M, "lpo.loss", {
   sum = { "sum{{loss, weight}, ...} -> loss", "Weighted sum of losses." },
   custom = { "custom(fn(pc, pr, rc, rr, ctx), {name=, beta=, grad=\"dual\"|\"fd\"}) -> loss", "A loss written in Lua, one pair at a time; gradient by dual numbers." },
   check = { "check(loss, {n=8, seed=1, h=1e-5, tol=1e-6}) -> max_error", "Gradient vs central differences on random inputs; raises above tol." },
+  ref_cache = { "ref_cache(path, {fingerprint=}) -> cache", "JSONL cache of reference log-probs: cache:get(key), cache:put(key, record), cache:count()." },
   new = { "new(name, opts) -> loss", "A loss by name: " .. table.concat(M.names(), ", ") .. "." },
 })
 

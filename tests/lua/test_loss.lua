@@ -208,4 +208,26 @@ T.case("loss.new by name and reference-free losses without references", function
   T.truthy(s.metrics["logps/chosen"] < 0, "logps still logged")
 end)
 
+T.case("ref_cache: exact round trip, fingerprint guard, torn last line", function()
+  local path = os.tmpname()
+  os.remove(path)
+  local c = loss.ref_cache(path, { fingerprint = "ref=abc data=123" })
+  T.eq(c:count(), 0, "empty")
+  c:put("p1", { chosen = -12.345678901234567, rejected = -0.1 })
+  c:put(2, { chosen = -1e-300, rejected = -7 })
+  local d = loss.ref_cache(path, { fingerprint = "ref=abc data=123" })
+  T.eq(d:count(), 2, "reopened")
+  T.eq(d:get("p1").chosen, -12.345678901234567, "bit-exact")
+  T.eq(d:get(2).chosen, -1e-300, "numeric key")
+  T.eq(d:get("nope"), nil, "missing")
+  T.raises(function() loss.ref_cache(path, { fingerprint = "ref=xyz data=123" }) end,
+    "was made for fingerprint \"ref=abc data=123\", this run has \"ref=xyz data=123\"")
+  local f = io.open(path, "ab"); f:write('{"key":"p3","val'); f:close()   -- crash mid-append
+  local e = loss.ref_cache(path, { fingerprint = "ref=abc data=123" })
+  T.eq(e:count(), 2, "torn line dropped")
+  e:put("p3", { chosen = -3, rejected = -4 })
+  T.eq(loss.ref_cache(path, { fingerprint = "ref=abc data=123" }):get("p3").rejected, -4, "appends cleanly after repair")
+  os.remove(path)
+end)
+
 T.done()

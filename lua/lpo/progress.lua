@@ -19,7 +19,8 @@ Bar.__index = Bar
 
 -- A monotonic clock in seconds (os.clock is CPU time, os.time whole seconds). The pointer is
 -- void* so this declaration agrees with any other module's clock_gettime(int, struct timespec *).
-pcall(ffi.cdef, "int clock_gettime(int clk, void *ts); int isatty(int fd);")
+pcall(ffi.cdef, "int clock_gettime(int clk, void *ts);")
+pcall(ffi.cdef, "int isatty(int fd);")
 local ts = ffi.new("long[2]")
 local CLOCK_MONOTONIC = 1
 function M.clock()

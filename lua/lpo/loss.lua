@@ -75,7 +75,13 @@ end
 local function field_array(where, batch, name, ctype, n, keep)
   local v = batch[name]
   if v == nil then return nil end
-  if type(v) == "cdata" then keep[#keep + 1] = v; return ffi.cast(ctype .. "*", v) end
+  if type(v) == "cdata" then
+    -- An implicit conversion (not a cast): a pointer to the wrong element type is refused.
+    local ok, p = pcall(ffi.new, "const " .. ctype .. "*", v)
+    if not ok then raise(where, "batch field '%s' must hold %s values (%s)", name, ctype, (tostring(p):gsub("^.-: ", ""))) end
+    keep[#keep + 1] = v
+    return p
+  end
   if type(v) ~= "table" then raise(where, "batch field '%s' must be an array or FFI pointer, got %s", name, type(v)) end
   if #v ~= n then raise(where, "batch field '%s' has %d entries, expected %d", name, #v, n) end
   local a = ffi.new(ctype .. "[?]", n)

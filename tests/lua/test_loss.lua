@@ -153,6 +153,9 @@ T.case("FFI pointers in, gradients accumulated into FFI buffers with dloss", fun
   local ref = l:compute(b)
   T.close(r.loss, ref.loss, 1e-15, 0, "same loss")
   T.eq(r.grad_chosen, nil, "no Lua gradient array when buffers are given")
+  local wrong = { n = n, policy_chosen = fb.chosen_len, policy_rejected = fb.policy_rejected,
+                  ref_chosen = fb.ref_chosen, ref_rejected = fb.ref_rejected }
+  T.raises(function() loss.dpo {}:compute(wrong) end, "loss.dpo: batch field 'policy_chosen' must hold double values")
   for i = 1, n do
     T.close(gc[i - 1], 1.0 + 0.5 * ref.grad_chosen[i], 1e-14, 0, "accumulated chosen")
     T.close(gr[i - 1], 0.5 * ref.grad_rejected[i], 1e-14, 0, "accumulated rejected")

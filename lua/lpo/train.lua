@@ -132,7 +132,8 @@ function M.fit(policy, examples, kind, opts)
 
   -- Reference log-probs (once per dataset; the cache survives resumes).
   local ref = nil
-  local needs_ref = kind ~= "sft" and not (opts.loss and opts.loss.reference_free)
+  local reference_free = { simpo = true, orpo = true, sft = true, nll = true, rft = true }
+  local needs_ref = kind ~= "sft" and not (opts.loss and reference_free[opts.loss.name])
   if needs_ref then
     local cache = run and run:path("ref_logps-" .. tag .. ".json")
     if cache and exists(cache) then ref = json.read_file(cache)
@@ -218,7 +219,7 @@ function M.fit(policy, examples, kind, opts)
         -- clamped and detached, so using the cached values keeps the step deterministic).
         for k = 1, #ids do b.kl_policy[k] = b.kl_ref[k] end
         local r = opts.loss:compute(b)
-        for k = 1, #ids do dseq[k] = r.grad[k] * w end
+        for k = 1, #ids do dseq[k] = r.grad_policy[k] * w end
         metrics = r.metrics
         metrics.loss = r.loss
       end

@@ -6,7 +6,8 @@
  * keep lse [B,Hq,T], the log-sum-exp of each score row, and backward rebuilds
  * P = exp(S - lse) from Q and K (FlashAttention's trade: one extra QK^T per head).
  * Work: rows go in blocks of 64 and each block only multiplies the key columns it can see
- * (0 .. block end), so the masked upper triangle is mostly skipped. The matrix products
+ * (0 .. block end), so the masked upper triangle is mostly skipped. Heads run in parallel
+ * over the pool, each part with its own scratch slot. The matrix products
  * go to sgemm with leading dimensions that stride through the fused layout, so q, k and
  * v are never copied out.
  * Backward, per head, with scale s = 1/sqrt(D) and O = P V:
@@ -55,46 +56,55 @@ LPO_HOT static float dot(const float *a, const float *b, int n) {
   return s;
 }
 
-void lpo_cpu_attention_forward(float *out, float *lse, const float *qkv, int B, int T, int Hq,
-                               int Hkv, int D, float *scratch) {
+typedef struct att_job {
+  float *out, *lse, *dqkv, *scratch;
+  const float *qkv, *dout, *o, *lse_in;
+  int B, T, Hq, Hkv, D;
+} att_job;
+
+/* Tasks are (b, h) pairs; part tid uses scratch slot tid ([T,T]). */
+static void forward_task(void *ctx, int t0, int t1, int tid) {
+  const att_job *j = ctx;
+  const int T = j->T, Hq = j->Hq, Hkv = j->Hkv, D = j->D;
   const int ld = (Hq + 2 * Hkv) * D, QD = Hq * D, rep = Hq / Hkv;
   const float scale = 1.0f / sqrtf((float)D);
-  float *S = scratch;                                   /* [T,T] scores, then probabilities */
-  for (int b = 0; b < B; b++)
-    for (int h = 0; h < Hq; h++) {
-      const float *Q = qkv + (size_t)b * T * ld + (size_t)h * D;
-      const float *K = qkv + (size_t)b * T * ld + QD + (size_t)(h / rep) * D;
-      const float *V = K + (size_t)Hkv * D;
-      float *O = out + (size_t)b * T * QD + (size_t)h * D;
-      float *L = lse + ((size_t)b * Hq + h) * T;
-      for (int i0 = 0; i0 < T; i0 += BLOCK) {
-        int i1 = i0 + BLOCK < T ? i0 + BLOCK : T, m = i1 - i0;
-        float *Sb = S + (size_t)i0 * T;
-        lpo_cpu_sgemm(0, 1, m, i1, D, scale, Q + (size_t)i0 * ld, ld, K, ld, 0.0f, Sb, T);
-        for (int i = i0; i < i1; i++) L[i] = softmax_row(S + (size_t)i * T, i + 1, i1);
-        lpo_cpu_sgemm(0, 0, m, D, i1, 1.0f, Sb, T, V, ld, 0.0f, O + (size_t)i0 * QD, QD);
-      }
+  float *S = j->scratch + (size_t)tid * 2 * T * T;      /* scores, then probabilities */
+  for (int task = t0; task < t1; task++) {
+    int b = task / Hq, h = task % Hq;
+    const float *Q = j->qkv + (size_t)b * T * ld + (size_t)h * D;
+    const float *K = j->qkv + (size_t)b * T * ld + QD + (size_t)(h / rep) * D;
+    const float *V = K + (size_t)Hkv * D;
+    float *O = j->out + (size_t)b * T * QD + (size_t)h * D;
+    float *L = j->lse + ((size_t)b * Hq + h) * T;
+    for (int i0 = 0; i0 < T; i0 += BLOCK) {
+      int i1 = i0 + BLOCK < T ? i0 + BLOCK : T, m = i1 - i0;
+      float *Sb = S + (size_t)i0 * T;
+      lpo_cpu_sgemm(0, 1, m, i1, D, scale, Q + (size_t)i0 * ld, ld, K, ld, 0.0f, Sb, T);
+      for (int i = i0; i < i1; i++) L[i] = softmax_row(S + (size_t)i * T, i + 1, i1);
+      lpo_cpu_sgemm(0, 0, m, D, i1, 1.0f, Sb, T, V, ld, 0.0f, O + (size_t)i0 * QD, QD);
     }
+  }
 }
 
-void lpo_cpu_attention_backward(float *dqkv, const float *dout, const float *out,
-                                const float *lse, const float *qkv, int B, int T, int Hq,
-                                int Hkv, int D, float *scratch) {
+/* Tasks are (b, kv head) pairs, so the dK/dV sums over a group's query heads stay in one
+ * thread, in head order. */
+static void backward_task(void *ctx, int t0, int t1, int tid) {
+  const att_job *j = ctx;
+  const int T = j->T, Hq = j->Hq, Hkv = j->Hkv, D = j->D;
   const int ld = (Hq + 2 * Hkv) * D, QD = Hq * D, rep = Hq / Hkv;
   const float scale = 1.0f / sqrtf((float)D);
-  float *P = scratch, *dP = scratch + (size_t)T * T;    /* [T,T] each */
-  for (int b = 0; b < B; b++)
-    for (int h = 0; h < Hq; h++) {
-      size_t base = (size_t)b * T * ld;
-      const float *Q = qkv + base + (size_t)h * D;
-      const float *K = qkv + base + QD + (size_t)(h / rep) * D;
-      const float *V = K + (size_t)Hkv * D;
-      float *dQ = dqkv + base + (size_t)h * D;
-      float *dK = dqkv + base + QD + (size_t)(h / rep) * D;
-      float *dV = dK + (size_t)Hkv * D;
-      const float *O = out + (size_t)b * T * QD + (size_t)h * D;
-      const float *dO = dout + (size_t)b * T * QD + (size_t)h * D;
-      const float *L = lse + ((size_t)b * Hq + h) * T;
+  float *P = j->scratch + (size_t)tid * 2 * T * T, *dP = P + (size_t)T * T;
+  for (int task = t0; task < t1; task++) {
+    int b = task / Hkv, g = task % Hkv;
+    size_t base = (size_t)b * T * ld;
+    const float *K = j->qkv + base + QD + (size_t)g * D, *V = K + (size_t)Hkv * D;
+    float *dK = j->dqkv + base + QD + (size_t)g * D, *dV = dK + (size_t)Hkv * D;
+    for (int h = g * rep; h < (g + 1) * rep; h++) {
+      const float *Q = j->qkv + base + (size_t)h * D;
+      float *dQ = j->dqkv + base + (size_t)h * D;
+      const float *O = j->o + (size_t)b * T * QD + (size_t)h * D;
+      const float *dO = j->dout + (size_t)b * T * QD + (size_t)h * D;
+      const float *L = j->lse_in + ((size_t)b * Hq + h) * T;
       for (int i0 = 0; i0 < T; i0 += BLOCK) {
         int i1 = i0 + BLOCK < T ? i0 + BLOCK : T, m = i1 - i0;
         float *Pb = P + (size_t)i0 * T, *dPb = dP + (size_t)i0 * T;
@@ -105,37 +115,67 @@ void lpo_cpu_attention_backward(float *dqkv, const float *dout, const float *out
           exp_row(p, L[i], i + 1, i1);
           float di = dot(dO + (size_t)i * QD, O + (size_t)i * QD, D);
           dsoftmax_row(dp, p, di, scale, i + 1);
-          for (int j = i + 1; j < i1; j++) dp[j] = 0.0f;
+          for (int k = i + 1; k < i1; k++) dp[k] = 0.0f;
         }
         lpo_cpu_sgemm(0, 0, m, D, i1, 1.0f, dPb, T, K, ld, 1.0f, dQ + (size_t)i0 * ld, ld);
         lpo_cpu_sgemm(1, 0, i1, D, m, 1.0f, dPb, T, Q + (size_t)i0 * ld, ld, 1.0f, dK, ld);
         lpo_cpu_sgemm(1, 0, i1, D, m, 1.0f, Pb, T, dO + (size_t)i0 * QD, QD, 1.0f, dV, ld);
       }
     }
+  }
 }
 
-/* Decoding: each new token attends over its cache row up to its own position. */
-LPO_HOT void lpo_cpu_attention_cached(float *out, const float *q, int qstride, const float *kcache,
-                              const float *vcache, const int32_t *row, const int32_t *pos,
-                              int N, int Hq, int Hkv, int D, int Tc, float *scratch) {
-  const int rep = Hq / Hkv, QD = Hq * D;
+void lpo_cpu_attention_forward(float *out, float *lse, const float *qkv, int B, int T, int Hq,
+                               int Hkv, int D, float *scratch, int nslots) {
+  att_job j = { .out = out, .lse = lse, .scratch = scratch, .qkv = qkv, .B = B, .T = T, .Hq = Hq, .Hkv = Hkv, .D = D };
+  lpo_cpu_parallel(forward_task, &j, B * Hq, nslots);
+}
+
+void lpo_cpu_attention_backward(float *dqkv, const float *dout, const float *out,
+                                const float *lse, const float *qkv, int B, int T, int Hq,
+                                int Hkv, int D, float *scratch, int nslots) {
+  att_job j = { .dqkv = dqkv, .scratch = scratch, .qkv = qkv, .dout = dout, .o = out, .lse_in = lse,
+                .B = B, .T = T, .Hq = Hq, .Hkv = Hkv, .D = D };
+  lpo_cpu_parallel(backward_task, &j, B * Hkv, nslots);
+}
+
+typedef struct cached_job {
+  float *out, *scratch;
+  const float *q, *kc, *vc;
+  const int32_t *row, *pos;
+  int qstride, Hq, Hkv, D, Tc;
+} cached_job;
+
+/* Decoding: each new token attends over its cache row up to its own position.
+ * Tasks are (token, head) pairs; part tid uses scratch slot tid ([Tc]). */
+LPO_HOT static void cached_task(void *ctx, int t0, int t1, int tid) {
+  const cached_job *j = ctx;
+  const int Hq = j->Hq, Hkv = j->Hkv, D = j->D, Tc = j->Tc, rep = Hq / Hkv, QD = Hq * D;
   const float scale = 1.0f / sqrtf((float)D);
-  for (int n = 0; n < N; n++)
-    for (int h = 0; h < Hq; h++) {
-      size_t head = ((size_t)row[n] * Hkv + h / rep) * Tc * D;
-      const float *qh = q + (size_t)n * qstride + (size_t)h * D;
-      const float *K = kcache + head, *V = vcache + head;
-      float *o = out + (size_t)n * QD + (size_t)h * D;
-      int len = pos[n] + 1;
-      for (int j = 0; j < len; j++) scratch[j] = scale * dot(qh, K + (size_t)j * D, D);
-      softmax_row(scratch, len, len);
-      memset(o, 0, (size_t)D * sizeof(float));
-      for (int j = 0; j < len; j++) {
-        const float *v = V + (size_t)j * D;
-        float p = scratch[j];
-        for (int d = 0; d < D; d++) o[d] += p * v[d];
-      }
+  float *sc = j->scratch + (size_t)tid * Tc;
+  for (int task = t0; task < t1; task++) {
+    int n = task / Hq, h = task % Hq;
+    size_t head = ((size_t)j->row[n] * Hkv + h / rep) * Tc * D;
+    const float *qh = j->q + (size_t)n * j->qstride + (size_t)h * D;
+    const float *K = j->kc + head, *V = j->vc + head;
+    float *o = j->out + (size_t)n * QD + (size_t)h * D;
+    int len = j->pos[n] + 1;
+    for (int k = 0; k < len; k++) sc[k] = scale * dot(qh, K + (size_t)k * D, D);
+    softmax_row(sc, len, len);
+    memset(o, 0, (size_t)D * sizeof(float));
+    for (int k = 0; k < len; k++) {
+      const float *v = V + (size_t)k * D;
+      float p = sc[k];
+      for (int d = 0; d < D; d++) o[d] += p * v[d];
     }
+  }
+}
+
+void lpo_cpu_attention_cached(float *out, const float *q, int qstride, const float *kcache,
+                              const float *vcache, const int32_t *row, const int32_t *pos,
+                              int N, int Hq, int Hkv, int D, int Tc, float *scratch, int nslots) {
+  cached_job j = { out, scratch, q, kcache, vcache, row, pos, qstride, Hq, Hkv, D, Tc };
+  lpo_cpu_parallel(cached_task, &j, N * Hq, nslots);
 }
 
 void lpo_cpu_kv_store(float *kcache, float *vcache, const float *qkv, const int32_t *row,
@@ -152,7 +192,8 @@ void lpo_cpu_kv_store(float *kcache, float *vcache, const float *qkv, const int3
 
 /* ---- reference: one (b, h, i) at a time, double accumulators, no blocking ---- */
 void lpo_cpu_attention_forward_ref(float *out, float *lse, const float *qkv, int B, int T,
-                                   int Hq, int Hkv, int D, float *scratch) {
+                                   int Hq, int Hkv, int D, float *scratch, int nslots) {
+  (void)nslots;
   const int ld = (Hq + 2 * Hkv) * D, QD = Hq * D, rep = Hq / Hkv;
   const double scale = 1.0 / sqrt((double)D);
   for (int b = 0; b < B; b++)
@@ -184,7 +225,8 @@ void lpo_cpu_attention_forward_ref(float *out, float *lse, const float *qkv, int
 
 void lpo_cpu_attention_backward_ref(float *dqkv, const float *dout, const float *out,
                                     const float *lse, const float *qkv, int B, int T, int Hq,
-                                    int Hkv, int D, float *scratch) {
+                                    int Hkv, int D, float *scratch, int nslots) {
+  (void)nslots;
   const int ld = (Hq + 2 * Hkv) * D, QD = Hq * D, rep = Hq / Hkv;
   const double scale = 1.0 / sqrt((double)D);
   float *p = scratch, *dp = scratch + T;

@@ -13,6 +13,13 @@
 #include <stdint.h>
 #include <string.h>
 
+/* -O2 in GCC 12 vectorises only with the "very cheap" cost model, which leaves loops with
+ * a remainder or a select (the exp below) scalar; the kernels ask for -O3's vectoriser.
+ * (Optimised builds only: a -O0 debug/sanitizer build stays as compiled.) */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE__)
+#pragma GCC optimize("O3")
+#endif
+
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(LPO_NO_CLONES)
 #define LPO_HOT __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
@@ -48,6 +55,13 @@ static inline float lpo_expf(float x) {
   return x < lo ? 0.0f : y;
 }
 
+/* pool.c: fork-join over tasks [0, ntasks): fn(ctx, t0, t1, tid) runs the contiguous
+ * range of part tid (0 = the caller); at most max_parts parts (0: no limit besides the
+ * thread count). Calls from inside a task run serially. */
+typedef void (*lpo_task_fn)(void *ctx, int t0, int t1, int tid);
+void lpo_cpu_parallel(lpo_task_fn fn, void *ctx, int ntasks, int max_parts);
+int lpo_cpu_threads(void);
+
 /* Kernels, one file each; *_ref are the plain-C references (no BLAS, no tricks). */
 void lpo_cpu_matmul_forward(float *out, const float *inp, const float *w, const float *bias,
                             int N, int IC, int OC, int accumulate);
@@ -57,7 +71,10 @@ void lpo_cpu_matmul_forward_ref(float *out, const float *inp, const float *w, co
                                 int N, int IC, int OC, int accumulate);
 void lpo_cpu_matmul_backward_ref(float *dinp, float *dw, float *dbias, const float *dout,
                                  const float *inp, const float *w, int N, int IC, int OC);
-/* C = alpha op(A) op(B) + beta C, row-major, through BLAS (used by attention and lmhead). */
+/* C = alpha op(A) op(B) + beta C, row-major, through BLAS (single-threaded: call it inside
+ * a task); lpo_cpu_sgemm_par splits C's rows or columns over the pool. */
+void lpo_cpu_sgemm_par(int transA, int transB, int M, int N, int K, float alpha, const float *A,
+                       int lda, const float *B, int ldb, float beta, float *C, int ldc);
 void lpo_cpu_sgemm(int transA, int transB, int M, int N, int K, float alpha, const float *A,
                    int lda, const float *B, int ldb, float beta, float *C, int ldc);
 
@@ -76,18 +93,18 @@ void lpo_cpu_rope_backward(float *dx, const int32_t *pos, const float *cos, cons
                            int N, int H, int D, int stride);
 
 void lpo_cpu_attention_forward(float *out, float *lse, const float *qkv, int B, int T, int Hq,
-                               int Hkv, int D, float *scratch);
+                               int Hkv, int D, float *scratch, int nslots);
 void lpo_cpu_attention_backward(float *dqkv, const float *dout, const float *out,
                                 const float *lse, const float *qkv, int B, int T, int Hq,
-                                int Hkv, int D, float *scratch);
+                                int Hkv, int D, float *scratch, int nslots);
 void lpo_cpu_attention_forward_ref(float *out, float *lse, const float *qkv, int B, int T,
-                                   int Hq, int Hkv, int D, float *scratch);
+                                   int Hq, int Hkv, int D, float *scratch, int nslots);
 void lpo_cpu_attention_backward_ref(float *dqkv, const float *dout, const float *out,
                                     const float *lse, const float *qkv, int B, int T, int Hq,
-                                    int Hkv, int D, float *scratch);
+                                    int Hkv, int D, float *scratch, int nslots);
 void lpo_cpu_attention_cached(float *out, const float *q, int qstride, const float *kcache,
                               const float *vcache, const int32_t *row, const int32_t *pos,
-                              int N, int Hq, int Hkv, int D, int Tc, float *scratch);
+                              int N, int Hq, int Hkv, int D, int Tc, float *scratch, int nslots);
 void lpo_cpu_kv_store(float *kcache, float *vcache, const float *qkv, const int32_t *row,
                       const int32_t *pos, int N, int Hq, int Hkv, int D, int Tc);
 

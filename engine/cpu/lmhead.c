@@ -39,17 +39,43 @@ LPO_HOT static void dlogits_row(float *p, float d, int t, int V) {
   p[t] += d;
 }
 
+typedef struct head_job {
+  float *logp, *lse, *buf;
+  const float *lse_in, *dlogp;
+  const int32_t *targets;
+  int V, m0, recompute;
+} head_job;
+
+LPO_HOT static void softmax_task(void *ctx, int i0, int i1, int tid) {
+  (void)tid;
+  const head_job *j = ctx;
+  for (int i = i0; i < i1; i++) {
+    float *z = j->buf + (size_t)i * j->V;
+    int m = j->m0 + i;
+    float zt = z[j->targets[m]];
+    j->lse[m] = softmax_inplace(z, j->V);
+    j->logp[m] = zt - j->lse[m];
+  }
+}
+
+LPO_HOT static void dlogits_task(void *ctx, int i0, int i1, int tid) {
+  (void)tid;
+  const head_job *j = ctx;
+  for (int i = i0; i < i1; i++) {
+    float *z = j->buf + (size_t)i * j->V;
+    int m = j->m0 + i;
+    if (j->recompute) probs_from_lse(z, j->lse_in[m], j->V);
+    dlogits_row(z, j->dlogp[m], j->targets[m], j->V);
+  }
+}
+
 int lpo_cpu_lmhead_forward(float *logp, float *lse, float *buf, const float *x, const float *w,
                            const int32_t *targets, int M, int C, int V, int cap_rows) {
   for (int m0 = 0; m0 < M; m0 += cap_rows) {
     int mc = M - m0 < cap_rows ? M - m0 : cap_rows;
-    lpo_cpu_sgemm(0, 1, mc, V, C, 1.0f, x + (size_t)m0 * C, C, w, C, 0.0f, buf, V);
-    for (int i = 0; i < mc; i++) {
-      float *z = buf + (size_t)i * V;
-      float zt = z[targets[m0 + i]];
-      lse[m0 + i] = softmax_inplace(z, V);
-      logp[m0 + i] = zt - lse[m0 + i];
-    }
+    lpo_cpu_sgemm_par(0, 1, mc, V, C, 1.0f, x + (size_t)m0 * C, C, w, C, 0.0f, buf, V);
+    head_job j = { .logp = logp, .lse = lse, .buf = buf, .targets = targets, .V = V, .m0 = m0 };
+    lpo_cpu_parallel(softmax_task, &j, mc, 0);
   }
   return M <= cap_rows;
 }
@@ -60,13 +86,11 @@ void lpo_cpu_lmhead_backward(float *dx, float *dw, float *buf, const float *dlog
   for (int m0 = 0; m0 < M; m0 += cap_rows) {
     int mc = M - m0 < cap_rows ? M - m0 : cap_rows;
     const float *xc = x + (size_t)m0 * C;
-    if (!kept) {
-      lpo_cpu_sgemm(0, 1, mc, V, C, 1.0f, xc, C, w, C, 0.0f, buf, V);
-      for (int i = 0; i < mc; i++) probs_from_lse(buf + (size_t)i * V, lse[m0 + i], V);
-    }
-    for (int i = 0; i < mc; i++) dlogits_row(buf + (size_t)i * V, dlogp[m0 + i], targets[m0 + i], V);
-    if (dx) lpo_cpu_sgemm(0, 0, mc, C, V, 1.0f, buf, V, w, C, 1.0f, dx + (size_t)m0 * C, C);
-    if (dw) lpo_cpu_sgemm(1, 0, V, C, mc, 1.0f, buf, V, xc, C, 1.0f, dw, C);
+    if (!kept) lpo_cpu_sgemm_par(0, 1, mc, V, C, 1.0f, xc, C, w, C, 0.0f, buf, V);
+    head_job j = { .buf = buf, .lse_in = lse, .dlogp = dlogp, .targets = targets, .V = V, .m0 = m0, .recompute = !kept };
+    lpo_cpu_parallel(dlogits_task, &j, mc, 0);
+    if (dx) lpo_cpu_sgemm_par(0, 0, mc, C, V, 1.0f, buf, V, w, C, 1.0f, dx + (size_t)m0 * C, C);
+    if (dw) lpo_cpu_sgemm_par(1, 0, V, C, mc, 1.0f, buf, V, xc, C, 1.0f, dw, C);
   }
 }
 

@@ -6,8 +6,9 @@
  *   backward: dinp[N,IC] += dout[N,OC] . w[OC,IC]                  sgemm NN
  *             dw[OC,IC]  += dout[N,OC]^T . inp[N,IC]               sgemm TN
  *             dbias[OC]  += sum over n of dout[n,:]
- * The fast path hands all three to OpenBLAS (its own thread pool); the reference is the
- * textbook triple loop with a double accumulator. */
+ * The fast path hands the products to single-threaded OpenBLAS calls on blocks of the
+ * output, one block per pool thread (lpo_cpu_sgemm_par); the reference is the textbook
+ * triple loop with a double accumulator. */
 #include "cpu/cpu.h"
 #include <cblas.h>
 
@@ -23,32 +24,84 @@ void lpo_cpu_sgemm(int transA, int transB, int M, int N, int K, float alpha, con
               M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
-LPO_HOT static void add_bias(float *out, const float *bias, int N, int OC) {
-  for (int n = 0; n < N; n++) {
-    float *o = out + (size_t)n * OC;
-    for (int j = 0; j < OC; j++) o[j] += bias[j];
+/* Splits C into blocks of rows (or of columns when C is wide and short), aligned to 16 so
+ * every block keeps whole SIMD panels. */
+typedef struct gemm_job {
+  int tA, tB, M, N, K, lda, ldb, ldc, by_rows, unit;
+  float alpha, beta;
+  const float *A, *B;
+  float *C;
+} gemm_job;
+
+static void gemm_task(void *ctx, int t0, int t1, int tid) {
+  (void)tid;
+  const gemm_job *j = ctx;
+  int lo = t0 * j->unit, hi = t1 * j->unit;
+  if (j->by_rows) {
+    if (hi > j->M) hi = j->M;
+    const float *A = j->tA ? j->A + lo : j->A + (size_t)lo * j->lda;
+    lpo_cpu_sgemm(j->tA, j->tB, hi - lo, j->N, j->K, j->alpha, A, j->lda, j->B, j->ldb, j->beta,
+                  j->C + (size_t)lo * j->ldc, j->ldc);
+  } else {
+    if (hi > j->N) hi = j->N;
+    const float *B = j->tB ? j->B + (size_t)lo * j->ldb : j->B + lo;
+    lpo_cpu_sgemm(j->tA, j->tB, j->M, hi - lo, j->K, j->alpha, j->A, j->lda, B, j->ldb, j->beta,
+                  j->C + lo, j->ldc);
   }
 }
 
-LPO_HOT static void sum_rows(float *dbias, const float *dout, int N, int OC) {
-  /* Rows in order: a fixed reduction order, vectorised across columns. */
-  for (int n = 0; n < N; n++) {
-    const float *d = dout + (size_t)n * OC;
-    for (int j = 0; j < OC; j++) dbias[j] += d[j];
+void lpo_cpu_sgemm_par(int transA, int transB, int M, int N, int K, float alpha, const float *A,
+                       int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+  int nt = lpo_cpu_threads();
+  /* Small products are not worth a fork-join. */
+  if (nt <= 1 || (double)M * N * K < 1.5e6) {
+    lpo_cpu_sgemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+  gemm_job j = { transA, transB, M, N, K, lda, ldb, ldc, M >= N || M >= 64 * nt, 16, alpha, beta, A, B, C };
+  int len = j.by_rows ? M : N;
+  lpo_cpu_parallel(gemm_task, &j, (len + 15) / 16, 0);
+}
+
+typedef struct bias_job { float *out; const float *bias; const float *dout; int N, OC; } bias_job;
+
+LPO_HOT static void add_bias_task(void *ctx, int t0, int t1, int tid) {
+  (void)tid;
+  const bias_job *j = ctx;
+  for (int n = t0; n < t1; n++) {
+    float *o = j->out + (size_t)n * j->OC;
+    for (int c = 0; c < j->OC; c++) o[c] += j->bias[c];
+  }
+}
+
+/* Columns split over threads; rows summed in order: a fixed reduction order. */
+LPO_HOT static void sum_rows_task(void *ctx, int t0, int t1, int tid) {
+  (void)tid;
+  const bias_job *j = ctx;
+  int c0 = t0 * 16, c1 = t1 * 16 < j->OC ? t1 * 16 : j->OC;
+  for (int n = 0; n < j->N; n++) {
+    const float *d = j->dout + (size_t)n * j->OC;
+    for (int c = c0; c < c1; c++) j->out[c] += d[c];
   }
 }
 
 void lpo_cpu_matmul_forward(float *out, const float *inp, const float *w, const float *bias,
                             int N, int IC, int OC, int accumulate) {
-  lpo_cpu_sgemm(0, 1, N, OC, IC, 1.0f, inp, IC, w, IC, accumulate ? 1.0f : 0.0f, out, OC);
-  if (bias) add_bias(out, bias, N, OC);
+  lpo_cpu_sgemm_par(0, 1, N, OC, IC, 1.0f, inp, IC, w, IC, accumulate ? 1.0f : 0.0f, out, OC);
+  if (bias) {
+    bias_job j = { out, bias, NULL, N, OC };
+    lpo_cpu_parallel(add_bias_task, &j, N, 0);
+  }
 }
 
 void lpo_cpu_matmul_backward(float *dinp, float *dw, float *dbias, const float *dout,
                              const float *inp, const float *w, int N, int IC, int OC) {
-  if (dinp) lpo_cpu_sgemm(0, 0, N, IC, OC, 1.0f, dout, OC, w, IC, 1.0f, dinp, IC);
-  if (dw) lpo_cpu_sgemm(1, 0, OC, IC, N, 1.0f, dout, OC, inp, IC, 1.0f, dw, IC);
-  if (dbias) sum_rows(dbias, dout, N, OC);
+  if (dinp) lpo_cpu_sgemm_par(0, 0, N, IC, OC, 1.0f, dout, OC, w, IC, 1.0f, dinp, IC);
+  if (dw) lpo_cpu_sgemm_par(1, 0, OC, IC, N, 1.0f, dout, OC, inp, IC, 1.0f, dw, IC);
+  if (dbias) {
+    bias_job j = { dbias, NULL, dout, N, OC };
+    lpo_cpu_parallel(sum_rows_task, &j, (OC + 15) / 16, 0);
+  }
 }
 
 void lpo_cpu_matmul_forward_ref(float *out, const float *inp, const float *w, const float *bias,

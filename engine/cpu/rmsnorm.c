@@ -17,24 +17,37 @@ LPO_HOT static float dot16(const float *a, const float *b, int n) {
   return s;
 }
 
-LPO_HOT void lpo_cpu_rmsnorm_forward(float *out, float *rstd, const float *inp, const float *w,
-                                     int N, int C, float eps) {
-  for (int n = 0; n < N; n++) {
-    const float *x = inp + (size_t)n * C;
-    float *y = out + (size_t)n * C;
-    float r = 1.0f / sqrtf(dot16(x, x, C) / (float)C + eps);
-    for (int i = 0; i < C; i++) y[i] = w[i] * (x[i] * r);
-    rstd[n] = r;
+typedef struct rms_job {
+  float *out, *rstd, *dinp, *dw;
+  const float *inp, *w, *dout, *rstd_in;
+  int N, C;
+  float eps;
+} rms_job;
+
+LPO_HOT static void forward_task(void *ctx, int n0, int n1, int tid) {
+  (void)tid;
+  const rms_job *j = ctx;
+  const int C = j->C;
+  for (int n = n0; n < n1; n++) {
+    const float *x = j->inp + (size_t)n * C;
+    float *y = j->out + (size_t)n * C;
+    float r = 1.0f / sqrtf(dot16(x, x, C) / (float)C + j->eps);
+    for (int i = 0; i < C; i++) y[i] = j->w[i] * (x[i] * r);
+    j->rstd[n] = r;
   }
 }
 
-LPO_HOT void lpo_cpu_rmsnorm_backward(float *dinp, float *dw, const float *dout, const float *inp,
-                                      const float *w, const float *rstd, int N, int C) {
-  for (int n = 0; n < N; n++) {
-    const float *x = inp + (size_t)n * C, *dy = dout + (size_t)n * C;
-    float *dx = dinp + (size_t)n * C;
-    float r = rstd[n];
-    float acc[16] = {0};                 /* sum over i of w*dy*x */
+/* dx rows: each row needs only its own sum(w dy x). */
+LPO_HOT static void dinp_task(void *ctx, int n0, int n1, int tid) {
+  (void)tid;
+  const rms_job *j = ctx;
+  const int C = j->C;
+  const float *w = j->w;
+  for (int n = n0; n < n1; n++) {
+    const float *x = j->inp + (size_t)n * C, *dy = j->dout + (size_t)n * C;
+    float *dx = j->dinp + (size_t)n * C;
+    float r = j->rstd_in[n];
+    float acc[16] = {0};
     int i = 0;
     for (; i + 16 <= C; i += 16)
       for (int k = 0; k < 16; k++) acc[k] += w[i + k] * dy[i + k] * x[i + k];
@@ -42,11 +55,33 @@ LPO_HOT void lpo_cpu_rmsnorm_backward(float *dinp, float *dw, const float *dout,
     for (int k = 0; k < 16; k++) s += acc[k];
     for (; i < C; i++) s += w[i] * dy[i] * x[i];
     float c = s * r * r * r / (float)C;
-    for (int j = 0; j < C; j++) {
-      dx[j] += r * w[j] * dy[j] - c * x[j];
-      if (dw) dw[j] += dy[j] * x[j] * r;
-    }
+    for (int k = 0; k < C; k++) dx[k] += r * w[k] * dy[k] - c * x[k];
   }
+}
+
+/* dw columns: a thread owns a range of channels and sums over all rows in order. */
+LPO_HOT static void dw_task(void *ctx, int t0, int t1, int tid) {
+  (void)tid;
+  const rms_job *j = ctx;
+  const int C = j->C, c0 = t0 * 16, c1 = t1 * 16 < C ? t1 * 16 : C;
+  for (int n = 0; n < j->N; n++) {
+    const float *x = j->inp + (size_t)n * C, *dy = j->dout + (size_t)n * C;
+    float r = j->rstd_in[n];
+    for (int k = c0; k < c1; k++) j->dw[k] += dy[k] * x[k] * r;
+  }
+}
+
+void lpo_cpu_rmsnorm_forward(float *out, float *rstd, const float *inp, const float *w,
+                             int N, int C, float eps) {
+  rms_job j = { .out = out, .rstd = rstd, .inp = inp, .w = w, .N = N, .C = C, .eps = eps };
+  lpo_cpu_parallel(forward_task, &j, N, 0);
+}
+
+void lpo_cpu_rmsnorm_backward(float *dinp, float *dw, const float *dout, const float *inp,
+                              const float *w, const float *rstd, int N, int C) {
+  rms_job j = { .dinp = dinp, .dw = dw, .inp = inp, .w = w, .dout = dout, .rstd_in = rstd, .N = N, .C = C };
+  lpo_cpu_parallel(dinp_task, &j, N, 0);
+  if (dw) lpo_cpu_parallel(dw_task, &j, (C + 15) / 16, 0);
 }
 
 void lpo_cpu_rmsnorm_forward_ref(float *out, float *rstd, const float *inp, const float *w,

@@ -7,15 +7,18 @@
  * q and k can be rotated in place and the unrotated values never need to be kept. */
 #include "cpu/cpu.h"
 
-LPO_HOT static void rotate(float *x, const int32_t *pos, const float *cos, const float *sin,
-                           int N, int H, int D, int stride, float sign) {
-  int half = D / 2;
-  for (int n = 0; n < N; n++) {
-    const float *c = cos + (size_t)pos[n] * half, *s = sin + (size_t)pos[n] * half;
-    for (int h = 0; h < H; h++) {
-      float *x1 = x + (size_t)n * stride + (size_t)h * D, *x2 = x1 + half;
+typedef struct rope_job { float *x; const int32_t *pos; const float *cos, *sin; int H, D, stride; float sign; } rope_job;
+
+LPO_HOT static void rotate_task(void *ctx, int n0, int n1, int tid) {
+  (void)tid;
+  const rope_job *j = ctx;
+  const int half = j->D / 2;
+  for (int n = n0; n < n1; n++) {
+    const float *c = j->cos + (size_t)j->pos[n] * half, *s = j->sin + (size_t)j->pos[n] * half;
+    for (int h = 0; h < j->H; h++) {
+      float *x1 = j->x + (size_t)n * j->stride + (size_t)h * j->D, *x2 = x1 + half;
       for (int i = 0; i < half; i++) {
-        float a = x1[i], b = x2[i], si = sign * s[i];
+        float a = x1[i], b = x2[i], si = j->sign * s[i];
         x1[i] = a * c[i] - b * si;
         x2[i] = b * c[i] + a * si;
       }
@@ -25,10 +28,12 @@ LPO_HOT static void rotate(float *x, const int32_t *pos, const float *cos, const
 
 void lpo_cpu_rope_forward(float *x, const int32_t *pos, const float *cos, const float *sin,
                           int N, int H, int D, int stride) {
-  rotate(x, pos, cos, sin, N, H, D, stride, 1.0f);
+  rope_job j = { x, pos, cos, sin, H, D, stride, 1.0f };
+  lpo_cpu_parallel(rotate_task, &j, N, 0);
 }
 
 void lpo_cpu_rope_backward(float *dx, const int32_t *pos, const float *cos, const float *sin,
                            int N, int H, int D, int stride) {
-  rotate(dx, pos, cos, sin, N, H, D, stride, -1.0f);
+  rope_job j = { dx, pos, cos, sin, H, D, stride, -1.0f };
+  lpo_cpu_parallel(rotate_task, &j, N, 0);
 }

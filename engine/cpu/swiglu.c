@@ -5,10 +5,15 @@
  * The fast path computes sigmoid with the vectorisable lpo_expf. */
 #include "cpu/cpu.h"
 
-LPO_HOT void lpo_cpu_swiglu_forward(float *h, const float *gu, int N, int F) {
-  for (int n = 0; n < N; n++) {
-    const float *g = gu + (size_t)n * 2 * F, *u = g + F;
-    float *o = h + (size_t)n * F;
+typedef struct swiglu_job { float *h, *dgu; const float *gu, *dh; int F; } swiglu_job;
+
+LPO_HOT static void forward_task(void *ctx, int n0, int n1, int tid) {
+  (void)tid;
+  const swiglu_job *j = ctx;
+  const int F = j->F;
+  for (int n = n0; n < n1; n++) {
+    const float *g = j->gu + (size_t)n * 2 * F, *u = g + F;
+    float *o = j->h + (size_t)n * F;
     for (int i = 0; i < F; i++) {
       float s = 1.0f / (1.0f + lpo_expf(-g[i]));
       o[i] = g[i] * s * u[i];
@@ -16,10 +21,13 @@ LPO_HOT void lpo_cpu_swiglu_forward(float *h, const float *gu, int N, int F) {
   }
 }
 
-LPO_HOT void lpo_cpu_swiglu_backward(float *dgu, const float *dh, const float *gu, int N, int F) {
-  for (int n = 0; n < N; n++) {
-    const float *g = gu + (size_t)n * 2 * F, *u = g + F, *d = dh + (size_t)n * F;
-    float *dg = dgu + (size_t)n * 2 * F, *du = dg + F;
+LPO_HOT static void backward_task(void *ctx, int n0, int n1, int tid) {
+  (void)tid;
+  const swiglu_job *j = ctx;
+  const int F = j->F;
+  for (int n = n0; n < n1; n++) {
+    const float *g = j->gu + (size_t)n * 2 * F, *u = g + F, *d = j->dh + (size_t)n * F;
+    float *dg = j->dgu + (size_t)n * 2 * F, *du = dg + F;
     for (int i = 0; i < F; i++) {
       float s = 1.0f / (1.0f + lpo_expf(-g[i]));
       float silu = g[i] * s;
@@ -27,6 +35,16 @@ LPO_HOT void lpo_cpu_swiglu_backward(float *dgu, const float *dh, const float *g
       du[i] += d[i] * silu;
     }
   }
+}
+
+void lpo_cpu_swiglu_forward(float *h, const float *gu, int N, int F) {
+  swiglu_job j = { .h = h, .gu = gu, .F = F };
+  lpo_cpu_parallel(forward_task, &j, N, 0);
+}
+
+void lpo_cpu_swiglu_backward(float *dgu, const float *dh, const float *gu, int N, int F) {
+  swiglu_job j = { .dgu = dgu, .gu = gu, .dh = dh, .F = F };
+  lpo_cpu_parallel(backward_task, &j, N, 0);
 }
 
 void lpo_cpu_swiglu_forward_ref(float *h, const float *gu, int N, int F) {

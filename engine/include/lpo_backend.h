@@ -15,6 +15,8 @@
 typedef struct lpo_backend {
   const char *name;
   int device;                    /* lpo_alloc device number of the buffers it works on */
+  /* How many scratch slots the attention ops can use at once (CPU: its threads). */
+  int (*parallelism)(void);
   /* out[N,OC] (+)= inp[N,IC] . w[OC,IC]^T + bias[OC]; bias may be NULL; accumulate=0
    * overwrites out. */
   void (*matmul_forward)(float *out, const float *inp, const float *w, const float *bias,
@@ -38,19 +40,20 @@ typedef struct lpo_backend {
                         int N, int H, int D, int stride);
   /* Causal grouped-query attention of qkv [B,T,(Hq+2Hkv)*D] (q heads, then k, then v):
    * out [B,T,Hq*D], lse [B,Hq,T] (log-sum-exp of each score row, kept so backward can
-   * rebuild the probabilities instead of storing [B,Hq,T,T]). scratch: 2*T*T floats. */
+   * rebuild the probabilities instead of storing [B,Hq,T,T]). scratch: nslots x 2*T*T
+   * floats, one slot per thread (at most nslots threads work on it). */
   void (*attention_forward)(float *out, float *lse, const float *qkv, int B, int T, int Hq,
-                            int Hkv, int D, float *scratch);
+                            int Hkv, int D, float *scratch, int nslots);
   /* dqkv += d(out)/d(qkv) . dout. */
   void (*attention_backward)(float *dqkv, const float *dout, const float *out, const float *lse,
                              const float *qkv, int B, int T, int Hq, int Hkv, int D,
-                             float *scratch);
+                             float *scratch, int nslots);
   /* Attention of N new tokens over a KV cache: token n belongs to cache row row[n] and
    * sits at position pos[n]; it sees cache positions 0..pos[n] of its row. q rows start
-   * at q + n*qstride; caches are [rows, Hkv, Tc, D]. out [N,Hq*D]; scratch: Tc floats. */
+   * at q + n*qstride; caches are [rows, Hkv, Tc, D]. out [N,Hq*D]; scratch: nslots x Tc floats. */
   void (*attention_cached)(float *out, const float *q, int qstride, const float *kcache,
                            const float *vcache, const int32_t *row, const int32_t *pos,
-                           int N, int Hq, int Hkv, int D, int Tc, float *scratch);
+                           int N, int Hq, int Hkv, int D, int Tc, float *scratch, int nslots);
   /* Stores the k and v heads of qkv [N,QKV] rows into the caches [rows,Hkv,Tc,D] at
    * (row[n], pos[n]). */
   void (*kv_store)(float *kcache, float *vcache, const float *qkv, const int32_t *row,
@@ -83,8 +86,13 @@ typedef struct lpo_backend {
 const lpo_backend *lpo_backend_cpu(void);
 /* The plain-C reference every faster path is tested against (slow: tests only). */
 const lpo_backend *lpo_backend_cpu_ref(void);
-/* Sets the BLAS thread count (OpenBLAS); returns the count in force. */
+/* Threads of the CPU backend's pool (default: env LPO_THREADS, else OPENBLAS_NUM_THREADS,
+ * else the online CPUs). OpenBLAS itself runs single-threaded inside the pool's tasks.
+ * Returns the count in force. */
 int lpo_cpu_set_threads(int n);
 int lpo_cpu_get_threads(void);
+/* Measured sgemm rate in GFLOP/s (C[M,N] = A[M,K] B[N,K]^T, the model's forward shape),
+ * best of repeated runs for at least min_seconds: the denominator of MFU. */
+double lpo_cpu_sgemm_gflops(int M, int N, int K, double min_seconds);
 /* LPO_CDEF_END */
 #endif

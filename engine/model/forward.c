@@ -77,7 +77,7 @@ static void forward_body(lpo_model *m, const int32_t *tokens, int B, int T) {
     be->matmul_forward(x.qkv, a->ln, m->p.wqkv + (size_t)l * QKV * C, bqkv, N, C, QKV, 0);
     be->rope_forward(x.qkv, a->pos, a->rope_cos, a->rope_sin, N, Hq, D, QKV);
     be->rope_forward(x.qkv + QD, a->pos, a->rope_cos, a->rope_sin, N, Hkv, D, QKV);
-    be->attention_forward(x.atty, x.lse, x.qkv, B, T, Hq, Hkv, D, a->att);
+    be->attention_forward(x.atty, x.lse, x.qkv, B, T, Hq, Hkv, D, a->att, m->att_slots);
     be->copy(x.res2, x.xin, (size_t)N * C);
     be->matmul_forward(x.res2, x.atty, m->p.wo + (size_t)l * C * QD, bo, N, QD, C, 1);
     be->rmsnorm_forward(a->ln, x.rstd2, x.res2, m->p.ln2 + (size_t)l * C, N, C, eps);
@@ -169,7 +169,7 @@ static void backward_all(lpo_model *m) {
     be->matmul_backward(a->datty, g->wo + lC * QD, g->bo ? g->bo + lC : NULL, a->dres, x.atty,
                         p->wo + lC * QD, N, QD, C);
     be->zero(a->dqkv, (size_t)N * QKV);
-    be->attention_backward(a->dqkv, a->datty, x.atty, x.lse, x.qkv, B, T, Hq, Hkv, D, a->att);
+    be->attention_backward(a->dqkv, a->datty, x.atty, x.lse, x.qkv, B, T, Hq, Hkv, D, a->att, m->att_slots);
     be->rope_backward(a->dqkv, a->pos, a->rope_cos, a->rope_sin, N, Hq, D, QKV);
     be->rope_backward(a->dqkv + QD, a->pos, a->rope_cos, a->rope_sin, N, Hkv, D, QKV);
     be->rmsnorm_forward(a->ln, x.rstd1, x.xin, p->ln1 + lC, N, C, eps);

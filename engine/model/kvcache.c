@@ -19,6 +19,7 @@
 struct lpo_kvcache {
   lpo_model_config cfg;            /* the model it was made for (checked at each use) */
   int rows, Tc, chunk, nmax;       /* nmax = rows * chunk tokens per step */
+  int slots;                       /* attention scratch slots (threads) */
   int32_t *len;                    /* [rows] tokens held */
   float *k, *v;                    /* [L, rows, Hkv, Tc, D] */
   float *x, *ln, *qkv, *atty, *gu, *h, *rstd, *att;    /* step scratch, [nmax, ...] */
@@ -46,12 +47,14 @@ lpo_kvcache *lpo_kvcache_new(const lpo_model *m, int rows, int max_seq, int chun
   size_t n = (size_t)c->nmax, R = rows, C = g->hidden_size, F = g->intermediate_size, V = g->vocab_size;
   size_t kv = (size_t)g->num_layers * R * g->num_kv_heads * max_seq * g->head_dim, half = g->head_dim / 2;
   const size_t f = sizeof(float), i = sizeof(int32_t);
+  c->slots = m->be->parallelism ? m->be->parallelism() : 1;
+  if (c->slots < 1) c->slots = 1;
   lpo_slot s[] = {
     { "len", (void **)&c->len, R * i }, { "k", (void **)&c->k, kv * f }, { "v", (void **)&c->v, kv * f },
     { "x", (void **)&c->x, n * C * f }, { "ln", (void **)&c->ln, n * C * f },
     { "qkv", (void **)&c->qkv, n * lpo_qkv(g) * f }, { "atty", (void **)&c->atty, n * lpo_qd(g) * f },
     { "gu", (void **)&c->gu, n * 2 * F * f }, { "h", (void **)&c->h, n * F * f }, { "rstd", (void **)&c->rstd, n * f },
-    { "att", (void **)&c->att, (size_t)max_seq * f }, { "last", (void **)&c->last, R * C * f },
+    { "att", (void **)&c->att, (size_t)c->slots * max_seq * f }, { "last", (void **)&c->last, R * C * f },
     { "lrstd", (void **)&c->lrstd, R * f }, { "logits", (void **)&c->logits, R * V * f },
     { "rope_cos", (void **)&c->rope_cos, (size_t)max_seq * half * f },
     { "rope_sin", (void **)&c->rope_sin, (size_t)max_seq * half * f },
@@ -128,7 +131,7 @@ static void extend(lpo_model *m, lpo_kvcache *c, int n) {
     be->rope_forward(c->qkv, c->pos, c->rope_cos, c->rope_sin, n, Hq, D, QKV);
     be->rope_forward(c->qkv + QD, c->pos, c->rope_cos, c->rope_sin, n, Hkv, D, QKV);
     be->kv_store(K, Vc, c->qkv, c->row, c->pos, n, Hq, Hkv, D, c->Tc);
-    be->attention_cached(c->atty, c->qkv, QKV, K, Vc, c->row, c->pos, n, Hq, Hkv, D, c->Tc, c->att);
+    be->attention_cached(c->atty, c->qkv, QKV, K, Vc, c->row, c->pos, n, Hq, Hkv, D, c->Tc, c->att, c->slots);
     be->matmul_forward(c->x, c->atty, m->p.wo + (size_t)l * C * QD, bo, n, QD, C, 1);
     be->rmsnorm_forward(c->ln, c->rstd, c->x, m->p.ln2 + (size_t)l * C, n, C, eps);
     be->matmul_forward(c->gu, c->ln, m->p.wgu + (size_t)l * 2 * F * C, NULL, n, C, 2 * F, 0);

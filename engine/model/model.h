@@ -39,7 +39,7 @@ typedef struct lpo_acts {
    * saves 2C + F floats per token per layer) */
   float *ln;       /* [N, C]  a normalized input */
   float *h;        /* [N, F]  swiglu output */
-  float *att;      /* [2, T, T] attention scores / probabilities */
+  float *att;      /* [slots, 2, T, T] attention scores / probabilities, a slot per thread */
   float *rope_cos; /* [T, D/2] */
   float *rope_sin; /* [T, D/2] */
   int32_t *pos;    /* [N] position of each row */
@@ -84,7 +84,7 @@ struct lpo_model {
   /* activations */
   void *acts_mem;
   size_t acts_bytes;
-  int Bmax, Tmax, train, cap_rows;
+  int Bmax, Tmax, train, cap_rows, att_slots;
   int64_t lm_budget;             /* bytes of LM head logits at once */
   lpo_acts a;
   lpo_slot slots[48];

@@ -146,6 +146,8 @@ int lpo_model_reserve(lpo_model *m, int max_batch, int max_seq, int train) {
   if (cap < 1) cap = 1;
   if (cap > N) cap = N;
   const size_t f = sizeof(float), i32 = sizeof(int32_t);
+  int slots = m->be->parallelism ? m->be->parallelism() : 1;
+  if (slots < 1) slots = 1;
   lpo_acts a;
   memset(&a, 0, sizeof a);
   lpo_slot s[] = {
@@ -159,7 +161,7 @@ int lpo_model_reserve(lpo_model *m, int max_batch, int max_seq, int train) {
     { "gu [L,N,2F]", (void **)&a.gu, L * N * 2 * F * f },
     { "ln [N,C]", (void **)&a.ln, N * C * f },
     { "h [N,F]", (void **)&a.h, N * F * f },
-    { "att [2,T,T]", (void **)&a.att, 2 * T * T * f },
+    { "att [threads,2,T,T]", (void **)&a.att, (size_t)slots * 2 * T * T * f },
     { "rope_cos [T,D/2]", (void **)&a.rope_cos, T * half * f },
     { "rope_sin [T,D/2]", (void **)&a.rope_sin, T * half * f },
     { "pos [N]", (void **)&a.pos, N * i32 },
@@ -209,6 +211,7 @@ int lpo_model_reserve(lpo_model *m, int max_batch, int max_seq, int train) {
   m->Tmax = max_seq;
   m->train = train;
   m->cap_rows = (int)cap;
+  m->att_slots = slots;
   m->rope_len = -1;
   m->fresh = 0;
   if (train) {

@@ -95,16 +95,17 @@ static void test_attention(const lpo_backend *f, const lpo_backend *r) {
   int B = 2, T = 150, Hq = 4, Hkv = 2, D = 16, QKV = (Hq + 2 * Hkv) * D, QD = Hq * D;
   size_t nq = (size_t)B * T * QKV, no = (size_t)B * T * QD, nl = (size_t)B * Hq * T;
   float *qkv = randv(nq, 1), *o1 = randv(no, 1), *o2 = randv(no, 1), *l1 = randv(nl, 1), *l2 = randv(nl, 1);
-  float *scratch = randv((size_t)2 * T * T, 1), *dout = randv(no, 1);
-  f->attention_forward(o1, l1, qkv, B, T, Hq, Hkv, D, scratch);
-  r->attention_forward(o2, l2, qkv, B, T, Hq, Hkv, D, scratch);
+  int slots = lpo_cpu_threads();
+  float *scratch = randv((size_t)slots * 2 * T * T, 1), *dout = randv(no, 1);
+  f->attention_forward(o1, l1, qkv, B, T, Hq, Hkv, D, scratch, slots);
+  r->attention_forward(o2, l2, qkv, B, T, Hq, Hkv, D, scratch, slots);
   SAME(o1, o2, no, "attention out");
   SAME(l1, l2, nl, "attention lse");
   float *d1 = randv(nq, 1), *d2 = copyv(d1, nq);
-  f->attention_backward(d1, dout, o2, l2, qkv, B, T, Hq, Hkv, D, scratch);
-  r->attention_backward(d2, dout, o2, l2, qkv, B, T, Hq, Hkv, D, scratch);
+  f->attention_backward(d1, dout, o2, l2, qkv, B, T, Hq, Hkv, D, scratch, slots);
+  r->attention_backward(d2, dout, o2, l2, qkv, B, T, Hq, Hkv, D, scratch, slots);
   SAME(d1, d2, nq, "attention dqkv");
-  FREE(qkv, nq); FREE(o1, no); FREE(o2, no); FREE(l1, nl); FREE(l2, nl); FREE(scratch, 2 * T * T);
+  FREE(qkv, nq); FREE(o1, no); FREE(o2, no); FREE(l1, nl); FREE(l2, nl); FREE(scratch, slots * 2 * T * T);
   FREE(dout, no); FREE(d1, nq); FREE(d2, nq);
 }
 
@@ -162,6 +163,37 @@ static void test_model(void) {
   lpo_model_free(b);
 }
 
+/* Same thread count -> the same bits; another thread count -> the same numbers up to
+ * rounding (sgemm blocks are split differently). */
+static void test_determinism(void) {
+  const char *cfg = "{\"model_type\":\"llama\",\"vocab_size\":90,\"hidden_size\":48,\"intermediate_size\":64,"
+                    "\"num_hidden_layers\":2,\"num_attention_heads\":4,\"num_key_value_heads\":2,\"initializer_range\":0.2}";
+  enum { B = 3, T = 70 };
+  static int32_t tok[B * T];
+  static float mask[B * T];
+  for (int i = 0; i < B * T; i++) { tok[i] = (int32_t)((i * 37 + 5) % 90); mask[i] = (i % T) > 3; }
+  float *g[3];
+  float seq[3][B], d[B] = { 1.0f, 2.0f, -1.0f };
+  int threads[3] = { 2, 2, 1 };
+  int64_t n = 0;
+  for (int r = 0; r < 3; r++) {
+    lpo_cpu_set_threads(threads[r]);
+    lpo_model *m = lpo_model_new(cfg, 4);
+    lpo_model_reserve(m, B, T, 1);
+    CHECK(lpo_model_logprobs(m, tok, mask, B, T, NULL, seq[r]) == 0);
+    CHECK(lpo_model_backward(m, d) == 0);
+    n = lpo_model_num_params(m);
+    g[r] = malloc((size_t)n * sizeof(float));
+    memcpy(g[r], lpo_model_grads(m), (size_t)n * sizeof(float));
+    lpo_model_free(m);
+  }
+  CHECK(memcmp(seq[0], seq[1], sizeof seq[0]) == 0);
+  CHECK_MSG(memcmp(g[0], g[1], (size_t)n * sizeof(float)) == 0, "2 threads twice: gradients differ");
+  SAME(seq[2], seq[0], B, "1 vs 2 threads seq_logp");
+  SAME(g[2], g[0], (size_t)n, "1 vs 2 threads grads");
+  for (int r = 0; r < 3; r++) free(g[r]);
+}
+
 int main(void) {
   lpo_philox_init(&rng, 12345, 0);
   const lpo_backend *f = lpo_backend_cpu(), *r = lpo_backend_cpu_ref();
@@ -171,5 +203,8 @@ int main(void) {
   test_attention(f, r);
   test_lmhead(f, r);
   test_model();
+  int threads = lpo_cpu_threads();
+  test_determinism();
+  lpo_cpu_set_threads(threads);
   return check_done("test_model_kernels");
 }

@@ -5,22 +5,157 @@
  * Memory: instead of keeping the [B,Hq,T,T] probabilities (quadratic in T per layer) we
  * keep lse [B,Hq,T], the log-sum-exp of each score row, and backward rebuilds
  * P = exp(S - lse) from Q and K (FlashAttention's trade: one extra QK^T per head).
- * Work: rows go in blocks of 64 and each block only multiplies the key columns it can see
- * (0 .. block end), so the masked upper triangle is mostly skipped. Heads run in parallel
- * over the pool, each part with its own scratch slot. The matrix products
- * go to sgemm with leading dimensions that stride through the fused layout, so q, k and
- * v are never copied out.
  * Backward, per head, with scale s = 1/sqrt(D) and O = P V:
- *   dP = dO V^T,  Di = sum_d dO[i,d] O[i,d],  dS = P * (dP - Di)
- *   dQ += s dS K,  dK += s dS^T Q,  dV += P^T dO */
+ *   dP = dO V^T,  Di = sum_d dO[i,d] O[i,d],  dS = s P * (dP - Di)
+ *   dQ += dS K,  dK += dS^T Q,  dV += P^T dO
+ *
+ * Why not sgemm: per head the products are tiny (rows of 64 numbers, a triangle of T^2/2
+ * scores), and BLAS calls of that size spend most of their time packing. These kernels
+ * work on blocks of 8 query rows against all keys the block can see, with the five
+ * products written as register-tiled loops over GCC vector types (16 floats: one zmm
+ * under AVX-512, two ymm under AVX2, four xmm otherwise; LPO_HOT picks the build).
+ * K and V of a head are transposed once into scratch so scores vectorise over keys; the
+ * products over D vectorise over channels, any D (a scalar tail handles D % 16).
+ * Heads run in parallel over the pool, each part with its own scratch slot. */
 #include "cpu/cpu.h"
 
-enum { BLOCK = 64 };
+/* 16 floats; aligned(4) + may_alias: loads and stores at any float address, no aliasing
+ * assumptions (plain dereferences, so no vector ever crosses a function ABI). */
+typedef float v16 __attribute__((vector_size(64), aligned(4), may_alias));
+#define ld16(p) (*(const v16 *)(p))
+#define st16(p, v) (*(v16 *)(p) = (v))
+
+enum { RB = 8 };   /* query rows per block */
+
+static inline int round16(int n) { return (n + 15) & ~15; }
+
+size_t lpo_cpu_attention_scratch(int T, int D) {
+  size_t Tp = (size_t)round16(T);
+  return 2 * (size_t)D * Tp + 2 * RB * Tp + 4 * RB * (size_t)D + 64;
+}
+
+/* S[r][j] = scale * sum_d A[r][d] Bt[d][j] for r < 8, j < n (n a multiple of 16):
+ * 8 rows x 32 keys of accumulators (16 vectors) per pass. */
+static inline __attribute__((always_inline)) void scores8(float *S, int lds, const float *A, int lda, const float *Bt, int ldb, int D, int n,
+                           float scale) {
+  int j = 0;
+  for (; j + 32 <= n; j += 32) {
+    v16 acc[RB][2];
+    for (int r = 0; r < RB; r++) acc[r][0] = acc[r][1] = (v16){ 0 };
+    for (int d = 0; d < D; d++) {
+      v16 b0 = ld16(Bt + (size_t)d * ldb + j), b1 = ld16(Bt + (size_t)d * ldb + j + 16);
+#pragma GCC unroll 8
+      for (int r = 0; r < RB; r++) {
+        float a = A[(size_t)r * lda + d];
+        acc[r][0] += a * b0;
+        acc[r][1] += a * b1;
+      }
+    }
+    for (int r = 0; r < RB; r++) {
+      st16(S + (size_t)r * lds + j, acc[r][0] * scale);
+      st16(S + (size_t)r * lds + j + 16, acc[r][1] * scale);
+    }
+  }
+  if (j < n) {
+    v16 acc[RB];
+    for (int r = 0; r < RB; r++) acc[r] = (v16){ 0 };
+    for (int d = 0; d < D; d++) {
+      v16 b0 = ld16(Bt + (size_t)d * ldb + j);
+#pragma GCC unroll 8
+      for (int r = 0; r < RB; r++) acc[r] += A[(size_t)r * lda + d] * b0;
+    }
+    for (int r = 0; r < RB; r++) st16(S + (size_t)r * lds + j, acc[r] * scale);
+  }
+}
+
+/* O[r][:] (+)= sum_{j<n} P[r][j] X[j][:] for r < 8: 4 rows x 64 channels per pass. */
+static inline __attribute__((always_inline)) void rows8(float *O, int ldo, const float *P, int ldp, const float *X, int ldx, int n, int D,
+                         int accumulate) {
+  int c = 0;
+  for (; c + 64 <= D; c += 64)
+    for (int r0 = 0; r0 < RB; r0 += 4) {
+      v16 acc[4][4];
+      for (int r = 0; r < 4; r++)
+        for (int k = 0; k < 4; k++) acc[r][k] = accumulate ? ld16(O + (size_t)(r0 + r) * ldo + c + 16 * k) : (v16){ 0 };
+      for (int j = 0; j < n; j++) {
+        const float *x = X + (size_t)j * ldx + c;
+        v16 x0 = ld16(x), x1 = ld16(x + 16), x2 = ld16(x + 32), x3 = ld16(x + 48);
+#pragma GCC unroll 4
+        for (int r = 0; r < 4; r++) {
+          float p = P[(size_t)(r0 + r) * ldp + j];
+          acc[r][0] += p * x0; acc[r][1] += p * x1; acc[r][2] += p * x2; acc[r][3] += p * x3;
+        }
+      }
+      for (int r = 0; r < 4; r++)
+        for (int k = 0; k < 4; k++) st16(O + (size_t)(r0 + r) * ldo + c + 16 * k, acc[r][k]);
+    }
+  for (; c + 16 <= D; c += 16) {
+    v16 acc[RB];
+    for (int r = 0; r < RB; r++) acc[r] = accumulate ? ld16(O + (size_t)r * ldo + c) : (v16){ 0 };
+    for (int j = 0; j < n; j++) {
+      v16 x = ld16(X + (size_t)j * ldx + c);
+#pragma GCC unroll 8
+      for (int r = 0; r < RB; r++) acc[r] += P[(size_t)r * ldp + j] * x;
+    }
+    for (int r = 0; r < RB; r++) st16(O + (size_t)r * ldo + c, acc[r]);
+  }
+  for (; c < D; c++)
+    for (int r = 0; r < RB; r++) {
+      float s = accumulate ? O[(size_t)r * ldo + c] : 0.0f;
+      for (int j = 0; j < n; j++) s += P[(size_t)r * ldp + j] * X[(size_t)j * ldx + c];
+      O[(size_t)r * ldo + c] = s;
+    }
+}
+
+/* Y[j][:] += sum_{r<8} W[r][j] X[r][:] for j < n: the 8 rows of X stay in registers. */
+static inline __attribute__((always_inline)) void cols8(float *Y, int ldy, const float *W, int ldw, const float *X, int ldx, int n, int D) {
+  int c = 0;
+  for (; c + 16 <= D; c += 16) {
+    v16 x[RB];
+    for (int r = 0; r < RB; r++) x[r] = ld16(X + (size_t)r * ldx + c);
+    for (int j = 0; j < n; j++) {
+      float *y = Y + (size_t)j * ldy + c;
+      v16 acc = ld16(y);
+#pragma GCC unroll 8
+      for (int r = 0; r < RB; r++) acc += W[(size_t)r * ldw + j] * x[r];
+      st16(y, acc);
+    }
+  }
+  for (; c < D; c++)
+    for (int j = 0; j < n; j++) {
+      float s = Y[(size_t)j * ldy + c];
+      for (int r = 0; r < RB; r++) s += W[(size_t)r * ldw + j] * X[(size_t)r * ldx + c];
+      Y[(size_t)j * ldy + c] = s;
+    }
+}
+
+/* Xt[d][j] = X[j][d] for j < T, zero for T <= j < Tp; in 16 x 16 tiles so both sides
+ * stay in L1. */
+static inline void transpose(float *Xt, int Tp, const float *X, int ldx, int T, int D) {
+  for (int j0 = 0; j0 < T; j0 += 16) {
+    int j1 = j0 + 16 < T ? j0 + 16 : T;
+    for (int d0 = 0; d0 < D; d0 += 16) {
+      int d1 = d0 + 16 < D ? d0 + 16 : D;
+      for (int j = j0; j < j1; j++)
+        for (int d = d0; d < d1; d++) Xt[(size_t)d * Tp + j] = X[(size_t)j * ldx + d];
+    }
+  }
+  for (int d = 0; d < D; d++)
+    for (int j = T; j < Tp; j++) Xt[(size_t)d * Tp + j] = 0.0f;
+}
+
+/* Rows of a block, or (for the last, short block) a zero-padded copy of them. */
+static inline const float *block_rows(float *pad, const float *X, int ldx, int R, int D, int *ld) {
+  if (R == RB) { *ld = ldx; return X; }
+  memset(pad, 0, (size_t)RB * D * sizeof(float));
+  for (int r = 0; r < R; r++) memcpy(pad + (size_t)r * D, X + (size_t)r * ldx, (size_t)D * sizeof(float));
+  *ld = D;
+  return pad;
+}
 
 /* Softmax of row s[0..n) in place, returning log-sum-exp; zeroes s[n..width). */
-LPO_HOT static float softmax_row(float *s, int n, int width) {
-  float mx = s[0];
-  for (int j = 1; j < n; j++) mx = s[j] > mx ? s[j] : mx;
+static inline float softmax_row(float *s, int n, int width) {
+  float mx = lpo_max_row(s, n);
   float acc[16] = {0};
   int j = 0;
   for (; j + 16 <= n; j += 16)
@@ -34,18 +169,7 @@ LPO_HOT static float softmax_row(float *s, int n, int width) {
   return mx + logf(sum);
 }
 
-/* p[j] = exp(s[j] - lse) for j < n, 0 up to width (rebuilds softmax from the saved lse). */
-LPO_HOT static void exp_row(float *s, float lse, int n, int width) {
-  for (int j = 0; j < n; j++) s[j] = lpo_expf(s[j] - lse);
-  for (int j = n; j < width; j++) s[j] = 0.0f;
-}
-
-/* ds[j] = p[j] * (dp[j] - di) * scale, in place in dp. */
-LPO_HOT static void dsoftmax_row(float *dp, const float *p, float di, float scale, int n) {
-  for (int j = 0; j < n; j++) dp[j] = p[j] * (dp[j] - di) * scale;
-}
-
-LPO_HOT static float dot(const float *a, const float *b, int n) {
+static inline float dot(const float *a, const float *b, int n) {
   float acc[16] = {0};
   int i = 0;
   for (; i + 16 <= n; i += 16)
@@ -60,66 +184,92 @@ typedef struct att_job {
   float *out, *lse, *dqkv, *scratch;
   const float *qkv, *dout, *o, *lse_in;
   int B, T, Hq, Hkv, D;
+  size_t slot;   /* floats per scratch slot */
 } att_job;
 
-/* Tasks are (b, h) pairs; part tid uses scratch slot tid ([T,T]). */
-static void forward_task(void *ctx, int t0, int t1, int tid) {
+/* Tasks are (b, h) pairs. */
+LPO_HOT static void forward_task(void *ctx, int t0, int t1, int tid) {
   const att_job *j = ctx;
-  const int T = j->T, Hq = j->Hq, Hkv = j->Hkv, D = j->D;
+  const int T = j->T, Hq = j->Hq, Hkv = j->Hkv, D = j->D, Tp = round16(T);
   const int ld = (Hq + 2 * Hkv) * D, QD = Hq * D, rep = Hq / Hkv;
   const float scale = 1.0f / sqrtf((float)D);
-  float *S = j->scratch + (size_t)tid * 2 * T * T;      /* scores, then probabilities */
+  float *Kt = j->scratch + (size_t)tid * j->slot, *S = Kt + (size_t)D * Tp;
+  float *qpad = S + (size_t)RB * Tp, *opad = qpad + (size_t)RB * D;
   for (int task = t0; task < t1; task++) {
     int b = task / Hq, h = task % Hq;
     const float *Q = j->qkv + (size_t)b * T * ld + (size_t)h * D;
-    const float *K = j->qkv + (size_t)b * T * ld + QD + (size_t)(h / rep) * D;
-    const float *V = K + (size_t)Hkv * D;
+    const float *K = j->qkv + (size_t)b * T * ld + QD + (size_t)(h / rep) * D, *V = K + (size_t)Hkv * D;
     float *O = j->out + (size_t)b * T * QD + (size_t)h * D;
     float *L = j->lse + ((size_t)b * Hq + h) * T;
-    for (int i0 = 0; i0 < T; i0 += BLOCK) {
-      int i1 = i0 + BLOCK < T ? i0 + BLOCK : T, m = i1 - i0;
-      float *Sb = S + (size_t)i0 * T;
-      lpo_cpu_sgemm(0, 1, m, i1, D, scale, Q + (size_t)i0 * ld, ld, K, ld, 0.0f, Sb, T);
-      for (int i = i0; i < i1; i++) L[i] = softmax_row(S + (size_t)i * T, i + 1, i1);
-      lpo_cpu_sgemm(0, 0, m, D, i1, 1.0f, Sb, T, V, ld, 0.0f, O + (size_t)i0 * QD, QD);
+    transpose(Kt, Tp, K, ld, T, D);
+    for (int i0 = 0; i0 < T; i0 += RB) {
+      int R = T - i0 < RB ? T - i0 : RB, n = round16(i0 + RB) < Tp ? round16(i0 + RB) : Tp, ldq;
+      const float *Qb = block_rows(qpad, Q + (size_t)i0 * ld, ld, R, D, &ldq);
+      scores8(S, Tp, Qb, ldq, Kt, Tp, D, n, scale);
+      for (int r = 0; r < RB; r++) {
+        if (r < R) L[i0 + r] = softmax_row(S + (size_t)r * Tp, i0 + r + 1, n);
+        else memset(S + (size_t)r * Tp, 0, (size_t)n * sizeof(float));
+      }
+      if (R == RB) rows8(O + (size_t)i0 * QD, QD, S, Tp, V, ld, i0 + R, D, 0);
+      else {
+        rows8(opad, D, S, Tp, V, ld, i0 + R, D, 0);
+        for (int r = 0; r < R; r++) memcpy(O + (size_t)(i0 + r) * QD, opad + (size_t)r * D, (size_t)D * sizeof(float));
+      }
     }
   }
 }
 
 /* Tasks are (b, kv head) pairs, so the dK/dV sums over a group's query heads stay in one
  * thread, in head order. */
-static void backward_task(void *ctx, int t0, int t1, int tid) {
+LPO_HOT static void backward_task(void *ctx, int t0, int t1, int tid) {
   const att_job *j = ctx;
-  const int T = j->T, Hq = j->Hq, Hkv = j->Hkv, D = j->D;
+  const int T = j->T, Hq = j->Hq, Hkv = j->Hkv, D = j->D, Tp = round16(T);
   const int ld = (Hq + 2 * Hkv) * D, QD = Hq * D, rep = Hq / Hkv;
   const float scale = 1.0f / sqrtf((float)D);
-  float *P = j->scratch + (size_t)tid * 2 * T * T, *dP = P + (size_t)T * T;
+  float *Kt = j->scratch + (size_t)tid * j->slot, *Vt = Kt + (size_t)D * Tp;
+  float *P = Vt + (size_t)D * Tp, *dP = P + (size_t)RB * Tp;
+  float *qpad = dP + (size_t)RB * Tp, *dopad = qpad + (size_t)RB * D, *tmp = dopad + (size_t)RB * D;
   for (int task = t0; task < t1; task++) {
     int b = task / Hkv, g = task % Hkv;
     size_t base = (size_t)b * T * ld;
     const float *K = j->qkv + base + QD + (size_t)g * D, *V = K + (size_t)Hkv * D;
     float *dK = j->dqkv + base + QD + (size_t)g * D, *dV = dK + (size_t)Hkv * D;
+    transpose(Kt, Tp, K, ld, T, D);
+    transpose(Vt, Tp, V, ld, T, D);
     for (int h = g * rep; h < (g + 1) * rep; h++) {
       const float *Q = j->qkv + base + (size_t)h * D;
       float *dQ = j->dqkv + base + (size_t)h * D;
       const float *O = j->o + (size_t)b * T * QD + (size_t)h * D;
       const float *dO = j->dout + (size_t)b * T * QD + (size_t)h * D;
       const float *L = j->lse_in + ((size_t)b * Hq + h) * T;
-      for (int i0 = 0; i0 < T; i0 += BLOCK) {
-        int i1 = i0 + BLOCK < T ? i0 + BLOCK : T, m = i1 - i0;
-        float *Pb = P + (size_t)i0 * T, *dPb = dP + (size_t)i0 * T;
-        lpo_cpu_sgemm(0, 1, m, i1, D, scale, Q + (size_t)i0 * ld, ld, K, ld, 0.0f, Pb, T);
-        lpo_cpu_sgemm(0, 1, m, i1, D, 1.0f, dO + (size_t)i0 * QD, QD, V, ld, 0.0f, dPb, T);
-        for (int i = i0; i < i1; i++) {
-          float *p = P + (size_t)i * T, *dp = dP + (size_t)i * T;
-          exp_row(p, L[i], i + 1, i1);
-          float di = dot(dO + (size_t)i * QD, O + (size_t)i * QD, D);
-          dsoftmax_row(dp, p, di, scale, i + 1);
-          for (int k = i + 1; k < i1; k++) dp[k] = 0.0f;
+      for (int i0 = 0; i0 < T; i0 += RB) {
+        int R = T - i0 < RB ? T - i0 : RB, n = round16(i0 + RB) < Tp ? round16(i0 + RB) : Tp, nk = i0 + R;
+        int ldq, lddo;
+        const float *Qb = block_rows(qpad, Q + (size_t)i0 * ld, ld, R, D, &ldq);
+        const float *dOb = block_rows(dopad, dO + (size_t)i0 * QD, QD, R, D, &lddo);
+        scores8(P, Tp, Qb, ldq, Kt, Tp, D, n, scale);
+        scores8(dP, Tp, dOb, lddo, Vt, Tp, D, n, 1.0f);
+        for (int r = 0; r < RB; r++) {
+          float *p = P + (size_t)r * Tp, *dp = dP + (size_t)r * Tp;
+          if (r >= R) { memset(p, 0, (size_t)n * sizeof(float)); memset(dp, 0, (size_t)n * sizeof(float)); continue; }
+          int i = i0 + r;
+          float lse = L[i], di = dot(dO + (size_t)i * QD, O + (size_t)i * QD, D);
+          for (int k = 0; k <= i; k++) {
+            float pk = lpo_expf(p[k] - lse);
+            p[k] = pk;
+            dp[k] = scale * pk * (dp[k] - di);
+          }
+          for (int k = i + 1; k < n; k++) p[k] = dp[k] = 0.0f;
         }
-        lpo_cpu_sgemm(0, 0, m, D, i1, 1.0f, dPb, T, K, ld, 1.0f, dQ + (size_t)i0 * ld, ld);
-        lpo_cpu_sgemm(1, 0, i1, D, m, 1.0f, dPb, T, Q + (size_t)i0 * ld, ld, 1.0f, dK, ld);
-        lpo_cpu_sgemm(1, 0, i1, D, m, 1.0f, Pb, T, dO + (size_t)i0 * QD, QD, 1.0f, dV, ld);
+        /* dQ rows += dS K */
+        if (R == RB) rows8(dQ + (size_t)i0 * ld, ld, dP, Tp, K, ld, nk, D, 1);
+        else {
+          rows8(tmp, D, dP, Tp, K, ld, nk, D, 0);
+          for (int r = 0; r < R; r++)
+            for (int d = 0; d < D; d++) dQ[(size_t)(i0 + r) * ld + d] += tmp[(size_t)r * D + d];
+        }
+        cols8(dK, ld, dP, Tp, Qb, ldq, nk, D);    /* dK += dS^T Q */
+        cols8(dV, ld, P, Tp, dOb, lddo, nk, D);   /* dV += P^T dO */
       }
     }
   }
@@ -127,7 +277,8 @@ static void backward_task(void *ctx, int t0, int t1, int tid) {
 
 void lpo_cpu_attention_forward(float *out, float *lse, const float *qkv, int B, int T, int Hq,
                                int Hkv, int D, float *scratch, int nslots) {
-  att_job j = { .out = out, .lse = lse, .scratch = scratch, .qkv = qkv, .B = B, .T = T, .Hq = Hq, .Hkv = Hkv, .D = D };
+  att_job j = { .out = out, .lse = lse, .scratch = scratch, .qkv = qkv, .B = B, .T = T, .Hq = Hq, .Hkv = Hkv,
+                .D = D, .slot = lpo_cpu_attention_scratch(T, D) };
   lpo_cpu_parallel(forward_task, &j, B * Hq, nslots);
 }
 
@@ -135,7 +286,7 @@ void lpo_cpu_attention_backward(float *dqkv, const float *dout, const float *out
                                 const float *lse, const float *qkv, int B, int T, int Hq,
                                 int Hkv, int D, float *scratch, int nslots) {
   att_job j = { .dqkv = dqkv, .scratch = scratch, .qkv = qkv, .dout = dout, .o = out, .lse_in = lse,
-                .B = B, .T = T, .Hq = Hq, .Hkv = Hkv, .D = D };
+                .B = B, .T = T, .Hq = Hq, .Hkv = Hkv, .D = D, .slot = lpo_cpu_attention_scratch(T, D) };
   lpo_cpu_parallel(backward_task, &j, B * Hkv, nslots);
 }
 
@@ -188,74 +339,4 @@ void lpo_cpu_kv_store(float *kcache, float *vcache, const float *qkv, const int3
       memcpy(kcache + at, k, (size_t)D * sizeof(float));
       memcpy(vcache + at, v, (size_t)D * sizeof(float));
     }
-}
-
-/* ---- reference: one (b, h, i) at a time, double accumulators, no blocking ---- */
-void lpo_cpu_attention_forward_ref(float *out, float *lse, const float *qkv, int B, int T,
-                                   int Hq, int Hkv, int D, float *scratch, int nslots) {
-  (void)nslots;
-  const int ld = (Hq + 2 * Hkv) * D, QD = Hq * D, rep = Hq / Hkv;
-  const double scale = 1.0 / sqrt((double)D);
-  for (int b = 0; b < B; b++)
-    for (int h = 0; h < Hq; h++)
-      for (int i = 0; i < T; i++) {
-        const float *q = qkv + ((size_t)b * T + i) * ld + (size_t)h * D;
-        double mx = -INFINITY;
-        for (int j = 0; j <= i; j++) {
-          const float *k = qkv + ((size_t)b * T + j) * ld + QD + (size_t)(h / rep) * D;
-          double s = 0;
-          for (int d = 0; d < D; d++) s += (double)q[d] * k[d];
-          scratch[j] = (float)(s * scale);
-          if (scratch[j] > mx) mx = scratch[j];
-        }
-        double sum = 0;
-        for (int j = 0; j <= i; j++) sum += exp(scratch[j] - mx);
-        lse[((size_t)b * Hq + h) * T + i] = (float)(mx + log(sum));
-        float *o = out + ((size_t)b * T + i) * QD + (size_t)h * D;
-        for (int d = 0; d < D; d++) {
-          double acc = 0;
-          for (int j = 0; j <= i; j++) {
-            const float *v = qkv + ((size_t)b * T + j) * ld + QD + (size_t)(Hkv + h / rep) * D;
-            acc += exp(scratch[j] - mx) / sum * v[d];
-          }
-          o[d] = (float)acc;
-        }
-      }
-}
-
-void lpo_cpu_attention_backward_ref(float *dqkv, const float *dout, const float *out,
-                                    const float *lse, const float *qkv, int B, int T, int Hq,
-                                    int Hkv, int D, float *scratch, int nslots) {
-  (void)nslots;
-  const int ld = (Hq + 2 * Hkv) * D, QD = Hq * D, rep = Hq / Hkv;
-  const double scale = 1.0 / sqrt((double)D);
-  float *p = scratch, *dp = scratch + T;
-  for (int b = 0; b < B; b++)
-    for (int h = 0; h < Hq; h++)
-      for (int i = 0; i < T; i++) {
-        size_t ti = (size_t)b * T + i;
-        const float *q = qkv + ti * ld + (size_t)h * D;
-        const float *dO = dout + ti * QD + (size_t)h * D, *O = out + ti * QD + (size_t)h * D;
-        double di = 0;
-        for (int d = 0; d < D; d++) di += (double)dO[d] * O[d];
-        for (int j = 0; j <= i; j++) {
-          size_t tj = (size_t)b * T + j;
-          const float *k = qkv + tj * ld + QD + (size_t)(h / rep) * D, *v = k + (size_t)Hkv * D;
-          double s = 0, g = 0;
-          for (int d = 0; d < D; d++) { s += (double)q[d] * k[d]; g += (double)dO[d] * v[d]; }
-          p[j] = (float)exp(s * scale - lse[((size_t)b * Hq + h) * T + i]);
-          dp[j] = (float)(p[j] * (g - di));
-        }
-        for (int j = 0; j <= i; j++) {
-          size_t tj = (size_t)b * T + j;
-          const float *k = qkv + tj * ld + QD + (size_t)(h / rep) * D;
-          float *dk = dqkv + tj * ld + QD + (size_t)(h / rep) * D, *dv = dk + (size_t)Hkv * D;
-          float *dq = dqkv + ti * ld + (size_t)h * D;
-          for (int d = 0; d < D; d++) {
-            dq[d] += (float)(scale * dp[j] * k[d]);
-            dk[d] += (float)(scale * dp[j] * q[d]);
-            dv[d] += p[j] * dO[d];
-          }
-        }
-      }
 }

@@ -15,9 +15,12 @@
 
 /* -O2 in GCC 12 vectorises only with the "very cheap" cost model, which leaves loops with
  * a remainder or a select (the exp below) scalar; the kernels ask for -O3's vectoriser.
+ * And ISO C mode (-std=c11) turns off contraction of a*b+c into one fused multiply-add,
+ * halving the arithmetic rate of every loop here: the kernels turn it back on (one
+ * rounding instead of two, so results stay deterministic and slightly more accurate).
  * (Optimised builds only: a -O0 debug/sanitizer build stays as compiled.) */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE__)
-#pragma GCC optimize("O3")
+#pragma GCC optimize("O3", "fp-contract=fast")
 #endif
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(LPO_NO_CLONES)
@@ -53,6 +56,24 @@ static inline float lpo_expf(float x) {
   memcpy(&scale, &bits, sizeof scale);
   float y = p * scale;
   return x < lo ? 0.0f : y;
+}
+
+/* max of x[0..n) (n >= 1) with 16 partial maxima: max is exact in any order, and the
+ * partial form vectorises (a running scalar max is one long dependency chain). */
+static inline float lpo_max_row(const float *x, int n) {
+  float m[16];
+  int i = 0;
+  if (n >= 16) {
+    for (int k = 0; k < 16; k++) m[k] = x[k];
+    for (i = 16; i + 16 <= n; i += 16)
+      for (int k = 0; k < 16; k++) m[k] = x[i + k] > m[k] ? x[i + k] : m[k];
+  } else {
+    for (int k = 0; k < 16; k++) m[k] = x[0];
+  }
+  float r = m[0];
+  for (int k = 1; k < 16; k++) r = m[k] > r ? m[k] : r;
+  for (; i < n; i++) r = x[i] > r ? x[i] : r;
+  return r;
 }
 
 /* pool.c: fork-join over tasks [0, ntasks): fn(ctx, t0, t1, tid) runs the contiguous
@@ -92,6 +113,8 @@ void lpo_cpu_rope_forward(float *x, const int32_t *pos, const float *cos, const 
 void lpo_cpu_rope_backward(float *dx, const int32_t *pos, const float *cos, const float *sin,
                            int N, int H, int D, int stride);
 
+size_t lpo_cpu_attention_scratch(int T, int D);
+size_t lpo_cpu_attention_scratch_ref(int T, int D);
 void lpo_cpu_attention_forward(float *out, float *lse, const float *qkv, int B, int T, int Hq,
                                int Hkv, int D, float *scratch, int nslots);
 void lpo_cpu_attention_backward(float *dqkv, const float *dout, const float *out,

@@ -14,8 +14,7 @@
 
 /* Turns logits z[0..V) into probabilities in place; returns log-sum-exp. */
 LPO_HOT static float softmax_inplace(float *z, int V) {
-  float mx = z[0];
-  for (int j = 1; j < V; j++) mx = z[j] > mx ? z[j] : mx;
+  float mx = lpo_max_row(z, V);
   float acc[16] = {0};
   int j = 0;
   for (; j + 16 <= V; j += 16)

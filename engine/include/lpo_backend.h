@@ -40,10 +40,11 @@ typedef struct lpo_backend {
                         int N, int H, int D, int stride);
   /* Causal grouped-query attention of qkv [B,T,(Hq+2Hkv)*D] (q heads, then k, then v):
    * out [B,T,Hq*D], lse [B,Hq,T] (log-sum-exp of each score row, kept so backward can
-   * rebuild the probabilities instead of storing [B,Hq,T,T]). scratch: nslots x 2*T*T
-   * floats, one slot per thread (at most nslots threads work on it). */
+   * rebuild the probabilities instead of storing [B,Hq,T,T]). scratch: nslots slots of
+   * attention_scratch(T, D) floats, one per thread (at most nslots threads use it). */
   void (*attention_forward)(float *out, float *lse, const float *qkv, int B, int T, int Hq,
                             int Hkv, int D, float *scratch, int nslots);
+  size_t (*attention_scratch)(int T, int D);
   /* dqkv += d(out)/d(qkv) . dout. */
   void (*attention_backward)(float *dqkv, const float *dout, const float *out, const float *lse,
                              const float *qkv, int B, int T, int Hq, int Hkv, int D,

@@ -39,7 +39,7 @@ typedef struct lpo_acts {
    * saves 2C + F floats per token per layer) */
   float *ln;       /* [N, C]  a normalized input */
   float *h;        /* [N, F]  swiglu output */
-  float *att;      /* [slots, 2, T, T] attention scores / probabilities, a slot per thread */
+  float *att;      /* attention scratch, a slot per thread (backend's attention_scratch) */
   float *rope_cos; /* [T, D/2] */
   float *rope_sin; /* [T, D/2] */
   int32_t *pos;    /* [N] position of each row */

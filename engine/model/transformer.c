@@ -161,7 +161,7 @@ int lpo_model_reserve(lpo_model *m, int max_batch, int max_seq, int train) {
     { "gu [L,N,2F]", (void **)&a.gu, L * N * 2 * F * f },
     { "ln [N,C]", (void **)&a.ln, N * C * f },
     { "h [N,F]", (void **)&a.h, N * F * f },
-    { "att [threads,2,T,T]", (void **)&a.att, (size_t)slots * 2 * T * T * f },
+    { "att [threads,...]", (void **)&a.att, (size_t)slots * m->be->attention_scratch((int)T, c->head_dim) * f },
     { "rope_cos [T,D/2]", (void **)&a.rope_cos, T * half * f },
     { "rope_sin [T,D/2]", (void **)&a.rope_sin, T * half * f },
     { "pos [N]", (void **)&a.pos, N * i32 },
@@ -263,7 +263,8 @@ int lpo_model_set_lmhead_budget(lpo_model *m, int64_t bytes) {
 int lpo_model_set_backend(lpo_model *m, const lpo_backend *be) {
   if (!be) return lpo_set_error("set_backend: NULL backend");
   m->be = be;
-  return 0;
+  /* scratch sizes are the backend's: re-plan the activations for it */
+  return m->acts_mem ? lpo_model_reserve(m, m->Bmax, m->Tmax, m->train) : 0;
 }
 
 int lpo_model_tensor_info(const lpo_model *m, int i, lpo_model_tensor *out) {

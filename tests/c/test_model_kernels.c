@@ -91,21 +91,25 @@ static void test_rmsnorm_swiglu(const lpo_backend *f, const lpo_backend *r) {
   FREE(h2, N * F); FREE(dh, N * F); FREE(dg1, N * 2 * F); FREE(dg2, N * 2 * F);
 }
 
-static void test_attention(const lpo_backend *f, const lpo_backend *r) {
-  int B = 2, T = 150, Hq = 4, Hkv = 2, D = 16, QKV = (Hq + 2 * Hkv) * D, QD = Hq * D;
+static void test_attention(const lpo_backend *f, const lpo_backend *r, int T, int D) {
+  int B = 2, Hq = 4, Hkv = 2, QKV = (Hq + 2 * Hkv) * D, QD = Hq * D;
   size_t nq = (size_t)B * T * QKV, no = (size_t)B * T * QD, nl = (size_t)B * Hq * T;
   float *qkv = randv(nq, 1), *o1 = randv(no, 1), *o2 = randv(no, 1), *l1 = randv(nl, 1), *l2 = randv(nl, 1);
   int slots = lpo_cpu_threads();
-  float *scratch = randv((size_t)slots * 2 * T * T, 1), *dout = randv(no, 1);
+  size_t ns = slots * (f->attention_scratch(T, D) > r->attention_scratch(T, D) ? f->attention_scratch(T, D) : r->attention_scratch(T, D));
+  float *scratch = randv(ns, 1), *dout = randv(no, 1);
   f->attention_forward(o1, l1, qkv, B, T, Hq, Hkv, D, scratch, slots);
   r->attention_forward(o2, l2, qkv, B, T, Hq, Hkv, D, scratch, slots);
-  SAME(o1, o2, no, "attention out");
+  char what[64];
+  snprintf(what, sizeof what, "attention T=%d D=%d out", T, D);
+  SAME(o1, o2, no, what);
   SAME(l1, l2, nl, "attention lse");
   float *d1 = randv(nq, 1), *d2 = copyv(d1, nq);
   f->attention_backward(d1, dout, o2, l2, qkv, B, T, Hq, Hkv, D, scratch, slots);
   r->attention_backward(d2, dout, o2, l2, qkv, B, T, Hq, Hkv, D, scratch, slots);
-  SAME(d1, d2, nq, "attention dqkv");
-  FREE(qkv, nq); FREE(o1, no); FREE(o2, no); FREE(l1, nl); FREE(l2, nl); FREE(scratch, slots * 2 * T * T);
+  snprintf(what, sizeof what, "attention T=%d D=%d dqkv", T, D);
+  SAME(d1, d2, nq, what);
+  FREE(qkv, nq); FREE(o1, no); FREE(o2, no); FREE(l1, nl); FREE(l2, nl); FREE(scratch, ns);
   FREE(dout, no); FREE(d1, nq); FREE(d2, nq);
 }
 
@@ -200,7 +204,12 @@ int main(void) {
   test_exp();
   test_matmul(f, r);
   test_rmsnorm_swiglu(f, r);
-  test_attention(f, r);
+  /* 150 = several 8-row blocks and a short last one; D = 64 (4-vector path), 16, 20
+   * (one vector + scalar tail), 6; T = 5 (one short block) */
+  test_attention(f, r, 150, 64);
+  test_attention(f, r, 150, 16);
+  test_attention(f, r, 37, 20);
+  test_attention(f, r, 5, 6);
   test_lmhead(f, r);
   test_model();
   int threads = lpo_cpu_threads();

@@ -64,6 +64,17 @@ static void *worker(void *arg) {
   return NULL;
 }
 
+/* A forked child has none of the parent's workers: start afresh there (only the forking
+ * thread exists in the child; the locks are re-made rather than trusted). */
+static void after_fork_child(void) {
+  pthread_mutex_init(&P.mu, NULL);
+  pthread_mutex_init(&P.region, NULL);
+  pthread_cond_init(&P.start, NULL);
+  pthread_cond_init(&P.done, NULL);
+  P.started = 0;
+  P.pending = 0;
+}
+
 static int default_threads(void) {
   const char *e = getenv("LPO_THREADS");
   if (!e || !*e) e = getenv("OPENBLAS_NUM_THREADS");
@@ -77,6 +88,7 @@ int lpo_cpu_threads(void) {
   if (!P.want) {
     P.want = default_threads();
     openblas_set_num_threads(1);       /* BLAS runs inside our tasks, single-threaded */
+    pthread_atfork(NULL, NULL, after_fork_child);
   }
   int n = P.want;
   pthread_mutex_unlock(&P.mu);

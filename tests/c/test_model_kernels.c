@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static lpo_philox rng;
 
@@ -198,6 +200,36 @@ static void test_determinism(void) {
   for (int r = 0; r < 3; r++) free(g[r]);
 }
 
+/* The pool after fork(): the child has no workers and must not wait for them. */
+static void test_fork(void) {
+  lpo_cpu_set_threads(2);
+  const char *cfg = "{\"model_type\":\"llama\",\"vocab_size\":50,\"hidden_size\":32,\"intermediate_size\":64,"
+                    "\"num_hidden_layers\":1,\"num_attention_heads\":2}";
+  lpo_model *m = lpo_model_new(cfg, 1);
+  lpo_model_reserve(m, 2, 40, 0);
+  static int32_t tok[80];
+  static float mask[80];
+  for (int i = 0; i < 80; i++) { tok[i] = i % 50; mask[i] = (i % 40) > 0; }
+  float seq[2], seq_child[2];
+  CHECK(lpo_model_logprobs(m, tok, mask, 2, 40, NULL, seq) == 0);   /* workers exist now */
+  int fds[2];
+  CHECK(pipe(fds) == 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    alarm(20);
+    int ok = lpo_model_logprobs(m, tok, mask, 2, 40, NULL, seq_child) == 0;
+    ssize_t w = write(fds[1], seq_child, sizeof seq_child);
+    _exit(ok && w == (ssize_t)sizeof seq_child ? 0 : 1);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child after fork: status %d", status);
+  CHECK(read(fds[0], seq_child, sizeof seq_child) == (ssize_t)sizeof seq_child);
+  CHECK(memcmp(seq, seq_child, sizeof seq) == 0);
+  close(fds[0]); close(fds[1]);
+  lpo_model_free(m);
+}
+
 int main(void) {
   lpo_philox_init(&rng, 12345, 0);
   const lpo_backend *f = lpo_backend_cpu(), *r = lpo_backend_cpu_ref();
@@ -214,6 +246,7 @@ int main(void) {
   test_model();
   int threads = lpo_cpu_threads();
   test_determinism();
+  test_fork();
   lpo_cpu_set_threads(threads);
   return check_done("test_model_kernels");
 }

@@ -43,7 +43,6 @@ local function handle(self)
 end
 
 function File:count() return C.lpo_st_count(handle(self)) end
-File.__len = function(self) return self:count() end
 
 --- Tensor names, sorted.
 function File:names()
@@ -83,7 +82,6 @@ Tensor.__index = function(t, k)
   end
   return Tensor[k]
 end
-Tensor.__len = function(t) return t.numel end
 function Tensor:table()
   local out = {}
   for i = 0, self.numel - 1 do out[i + 1] = tonumber(self.data[i]) end

@@ -144,6 +144,10 @@ function M.adamw(cfg)
       for _, t in ipairs(m:tensors()) do
         if t.decay == false or t.decay == 0 then no_decay[#no_decay + 1] = { tonumber(t.offset), tonumber(t.numel) } end
       end
+    elseif (cfg.weight_decay or 0) > 0 and not cfg.no_decay then
+      -- Without the tensor list we cannot tell norms and biases from weights; decaying
+      -- them silently would change the run, so say so.
+      errors.raise("optim", "weight_decay > 0 with a model needs m:tensors() ({offset, numel, decay} entries) or an explicit no_decay list")
     end
   else
     self.n = num(cfg.n, "n (parameter count)", 0)
@@ -161,7 +165,9 @@ function M.adamw(cfg)
     no_decay = no_decay,
   }
   local spec = cfg.schedule
-  if type(spec) == "string" then spec = { kind = spec, warmup = cfg.warmup, total_steps = cfg.total_steps } end
+  if type(spec) == "string" then
+    spec = { kind = spec, warmup = cfg.warmup, total_steps = cfg.total_steps, min_lr_ratio = cfg.min_lr_ratio }
+  end
   spec = spec and setmetatable({ lr = spec.lr or lr }, { __index = spec }) or { kind = "constant", lr = lr }
   local copy = {}
   for _, k in ipairs { "kind", "lr", "warmup", "warmup_steps", "warmup_ratio", "total_steps", "min_lr_ratio", "min_lr", "num_cycles" } do

@@ -123,6 +123,10 @@ T.case("model object: pointers per step, no-decay from tensors", function()
   opt:zero_grad()
   T.eq(zeroed, 1, "zero_grad goes to the model")
   T.eq(opt:state().step, 1, "state step")
+  -- Without m:tensors(), weight decay would hit norms and biases: refused.
+  local bare = { params = model.params, grads = model.grads }
+  T.raises(function() optim.adamw { model = bare, lr = 0.1, weight_decay = 0.1 } end, "m:tensors()")
+  T.eq(optim.adamw { model = bare, lr = 0.1 }.n, 6, "no decay: fine without tensors")
 end)
 
 T.case("accumulation_steps scales gradients before clipping", function()

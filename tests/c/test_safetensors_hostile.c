@@ -56,6 +56,7 @@ static void expect_fail(int line, const char *path, const char **want) {
   CHECK_MSG(st == NULL, "line %d: %s opened but should have been rejected", line, path);
   lpo_st_close(st);
   const char *e = lpo_last_error();
+  if (getenv("LPO_TEST_VERBOSE")) printf("  rejected: %s\n", e);
   CHECK_MSG(strstr(e, path) != NULL, "line %d: error does not name the file: %s", line, e);
   for (int i = 0; want[i]; i++) CHECK_MSG(strstr(e, want[i]) != NULL, "line %d: error lacks '%s': %s", line, want[i], e);
 }

@@ -191,7 +191,7 @@ static void test_unary(void) {
 /* Reference reduction of t along dim d at output index oidx (dim d ignored). */
 static double ref_reduce(int op, const lpo_tensor *t, int d, const int64_t *oidx) {
   int64_t idx[LPO_MAX_DIMS];
-  memcpy(idx, oidx, sizeof idx);
+  memcpy(idx, oidx, (size_t)t->ndim * sizeof *idx);
   int64_t n = t->shape[d], best_i = 0;
   double sum = 0, best = 0;
   for (int64_t k = 0; k < n; k++) {

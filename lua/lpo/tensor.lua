@@ -17,7 +17,6 @@
 -- (torch7's rule); the threshold then becomes twice what survived.
 local ffi = require "ffi"
 local lffi = require "lpo.ffi"
-local doc = require "lpo.doc"
 local C = lffi.load("lpo_tensor.h")
 
 ffi.cdef [[ typedef struct lpo_tensor_ref { lpo_tensor *handle; } lpo_tensor_ref; ]]
@@ -28,17 +27,17 @@ local MAX_DIMS = 8
 
 -- ---------------------------------------------------------------- errors
 
-local THIS_FILE = debug.getinfo(1, "S").source
-local PRINT_FILE = THIS_FILE:gsub("tensor%.lua$", "tensor_print.lua")
+local DIR = debug.getinfo(1, "S").source:match("^(.*)tensor%.lua$")
+local OWN = { [DIR .. "tensor.lua"] = true, [DIR .. "tensor_methods.lua"] = true, [DIR .. "tensor_print.lua"] = true }
 
--- Raises msg at the first caller outside this module, so the message starts with the
--- user's file:line (operators and internal helpers are skipped).
+-- Raises msg at the first caller outside these modules, so the message starts with the
+-- user's file:line (operators, methods and internal helpers are skipped).
 local function raise(msg)
   local level = 2
   while true do
     local info = debug.getinfo(level, "S")
     if not info then level = 1; break end
-    if info.source ~= THIS_FILE and info.source ~= PRINT_FILE and info.what ~= "C" then break end
+    if not OWN[info.source] and info.what ~= "C" then break end
     level = level + 1
   end
   error(msg, level)
@@ -339,94 +338,6 @@ function M.wrap(handle)
   return wrap(ffi.cast("lpo_tensor*", handle))
 end
 
--- ---------------------------------------------------------------- views
-
-local function view_shape(what, h, ...)
-  local shape = parse_shape(what, true, ...)
-  return #shape
-end
-
-function methods.reshape(t, ...)
-  local h = H(t, "reshape")
-  return new(C.lpo_tensor_reshape, h, view_shape("reshape", h, ...), shape_buf)
-end
-
-function methods.view(t, ...)
-  local h = H(t, "view")
-  return new(C.lpo_tensor_view, h, view_shape("view", h, ...), shape_buf)
-end
-
-function methods.expand(t, ...)
-  local h = H(t, "expand")
-  return new(C.lpo_tensor_expand, h, view_shape("expand", h, ...), shape_buf)
-end
-
-function methods.transpose(t, d1, d2)
-  local h = H(t, "transpose")
-  return new(C.lpo_tensor_transpose, h, norm_dim(h, d1, "transpose"), norm_dim(h, d2, "transpose"))
-end
-
-function methods.t(t)
-  local h = H(t, "t")
-  if h.ndim > 2 then raise(string.format("t: expects a tensor with at most 2 dims, got shape %s (use transpose)", shape_str(h))) end
-  if h.ndim < 2 then return new(C.lpo_tensor_alias, h) end
-  return new(C.lpo_tensor_transpose, h, 0, 1)
-end
-
-function methods.permute(t, ...)
-  local h = H(t, "permute")
-  local dims = type(...) == "table" and (...) or { ... }
-  if #dims ~= h.ndim then raise(string.format("permute: got %d dims for a tensor of shape %s", #dims, shape_str(h))) end
-  for i, d in ipairs(dims) do dims_buf[i - 1] = norm_dim(h, d, "permute") end
-  return new(C.lpo_tensor_permute, h, dims_buf)
-end
-
-function methods.narrow(t, dim, start, length)
-  local h = H(t, "narrow")
-  local d = norm_dim(h, dim, "narrow")
-  local n = tonumber(h.shape[d])
-  if not is_int(start) or not is_int(length) or start < 1 or length < 0 or start - 1 + length > n then
-    raise(string.format("narrow: start %s length %s out of range for dim %d of size %d (shape %s; start is 1-based)",
-                        tostring(start), tostring(length), dim, n, shape_str(h)))
-  end
-  return new(C.lpo_tensor_narrow, h, d, start - 1, length)
-end
-
-function methods.slice(t, dim, first, last, step)
-  local h = H(t, "slice")
-  local d = norm_dim(h, dim, "slice")
-  local n = tonumber(h.shape[d])
-  first, last, step = first or 1, last or -1, step or 1
-  if not (is_int(first) and is_int(last) and is_int(step)) then raise("slice: first, last and step must be integers") end
-  if step < 1 then raise(string.format("slice: step %d must be positive", step)) end
-  local f = first < 0 and n + first + 1 or first
-  local l = last < 0 and n + last + 1 or last
-  if f < 1 or l > n or l < f - 1 then
-    raise(string.format("slice: range %d..%d out of range for dim %d of size %d (shape %s; inclusive, 1-based)",
-                        first, last, dim, n, shape_str(h)))
-  end
-  return new(C.lpo_tensor_slice, h, d, f - 1, l, step)
-end
-
-function methods.select(t, dim, index)
-  local h = H(t, "select")
-  local d = norm_dim(h, dim, "select")
-  return new(C.lpo_tensor_select, h, d, norm_index(h, d, index, "select"))
-end
-
-function methods.squeeze(t, dim)
-  local h = H(t, "squeeze")
-  return new(C.lpo_tensor_squeeze, h, dim == nil and -100 or norm_dim(h, dim, "squeeze"))
-end
-
-function methods.unsqueeze(t, dim)
-  local h = H(t, "unsqueeze")
-  return new(C.lpo_tensor_unsqueeze, h, norm_dim(h, dim, "unsqueeze", true))
-end
-
-function methods.contiguous(t) return new(C.lpo_tensor_contiguous, H(t, "contiguous")) end
-function methods.clone(t) return new(C.lpo_tensor_clone, H(t, "clone")) end
-
 -- ---------------------------------------------------------------- info
 
 function methods.size(t, dim)
@@ -524,207 +435,15 @@ function methods.copy_(t, src)
   return t
 end
 
--- ---------------------------------------------------------------- elementwise
+-- ---------------------------------------------------------------- the rest of the methods
 
-local BINOP = { add = 0, sub = 1, mul = 2, div = 3, pow = 4, maximum = 5, minimum = 6,
-                eq = 7, ne = 8, lt = 9, le = 10, gt = 11, ge = 12 }
-
-local function binary(name, a, b)
-  local op = BINOP[name]
-  if type(a) == "number" then
-    return new(C.lpo_tensor_binary_scalar, op, H(b, name), a, 1)
-  elseif type(b) == "number" then
-    return new(C.lpo_tensor_binary_scalar, op, H(a, name), b, 0)
-  end
-  if not is_tensor(b) then raise(string.format("%s: expected a tensor or a number, got %s", name, type(b))) end
-  return new(C.lpo_tensor_binary, op, H(a, name), H(b, name))
-end
-
-for name in pairs(BINOP) do
-  methods[name] = function(a, b) return binary(name, a, b) end
-  M[name] = methods[name]
-end
-
-local UNOP = { neg = 0, abs = 1, exp = 2, log = 3, sqrt = 4, tanh = 5, sigmoid = 6, relu = 7 }
-for name, op in pairs(UNOP) do
-  methods[name] = function(t) return new(C.lpo_tensor_unary, op, H(t, name)) end
-  M[name] = methods[name]
-end
-
--- ---------------------------------------------------------------- reductions
-
-local REDUCE = { sum = 0, mean = 1, max = 2, min = 3, argmax = 4, argmin = 5 }
-
-local function reduce(name, t, dim, keepdim)
-  local h = H(t, name)
-  if dim == nil then return new(C.lpo_tensor_reduce_all, REDUCE[name], h) end
-  return new(C.lpo_tensor_reduce, REDUCE[name], h, norm_dim(h, dim, name), keepdim and 1 or 0)
-end
-
--- 0-based engine indices -> 1-based Lua indices
-local function plus_one(idx)
-  local r = new(C.lpo_tensor_binary_scalar, 0, idx.handle, 1, 0)
-  idx:free()
-  return r
-end
-
-function methods.sum(t, dim, keepdim) return reduce("sum", t, dim, keepdim) end
-function methods.mean(t, dim, keepdim) return reduce("mean", t, dim, keepdim) end
-function methods.argmax(t, dim, keepdim) return plus_one(reduce("argmax", t, dim, keepdim)) end
-function methods.argmin(t, dim, keepdim) return plus_one(reduce("argmin", t, dim, keepdim)) end
--- max/min over all elements give a 0-d tensor; along a dim they give (values, indices).
-function methods.max(t, dim, keepdim)
-  if dim == nil then return reduce("max", t) end
-  return reduce("max", t, dim, keepdim), methods.argmax(t, dim, keepdim)
-end
-function methods.min(t, dim, keepdim)
-  if dim == nil then return reduce("min", t) end
-  return reduce("min", t, dim, keepdim), methods.argmin(t, dim, keepdim)
-end
-
-function methods.softmax(t, dim)
-  local h = H(t, "softmax")
-  return new(C.lpo_tensor_softmax, h, norm_dim(h, dim or -1, "softmax"))
-end
-function methods.log_softmax(t, dim)
-  local h = H(t, "log_softmax")
-  return new(C.lpo_tensor_log_softmax, h, norm_dim(h, dim or -1, "log_softmax"))
-end
-
-function methods.matmul(a, b) return new(C.lpo_tensor_matmul, H(a, "matmul"), H(b, "matmul")) end
-
-for _, name in ipairs({ "sum", "mean", "max", "min", "argmax", "argmin", "softmax", "log_softmax", "matmul",
-                        "reshape", "transpose", "clone" }) do
-  M[name] = methods[name]
-end
-
--- ---------------------------------------------------------------- comparisons as booleans
-
---- True when both have the same shape and every element is equal (NaN never equals).
-function methods.equal(a, b)
-  local ha, hb = H(a, "equal"), H(b, "equal")
-  if ha.ndim ~= hb.ndim then return false end
-  for i = 0, ha.ndim - 1 do if ha.shape[i] ~= hb.shape[i] then return false end end
-  local va, n = values(ha, "equal")
-  local vb = values(hb, "equal")
-  for i = 0, n - 1 do if va[i] ~= vb[i] then return false end end
-  return true
-end
-
---- True when shapes broadcast and |a - b| <= atol + rtol * |b| everywhere.
-function methods.allclose(a, b, rtol, atol)
-  rtol, atol = rtol or 1e-5, atol or 1e-8
-  local bb = is_tensor(b) and b or M.full(methods.size(a), b, { dtype = "f32" })
-  local diff = binary("sub", a:float(), bb:float()):abs()
-  local bound = (bb:float():abs() * rtol) + atol
-  local ok = binary("le", diff, bound):min():item() == 1
-  return ok
-end
-
--- ---------------------------------------------------------------- concatenation
-
-function M.cat(list, dim)
-  if type(list) ~= "table" or #list == 0 then raise("cat: expected a non-empty list of tensors") end
-  local h1 = H(list[1], "cat")
-  dim = dim or 1
-  local d = norm_dim(h1, dim, "cat")
-  local shape = shape_of(h1)
-  local total, dt = 0, h1.dtype
-  for i, t in ipairs(list) do
-    local h = H(t, "cat")
-    if h.ndim ~= h1.ndim then
-      raise(string.format("cat: tensor %d has shape %s, tensor 1 has %s (ranks differ)", i, shape_str(h), shape_str(h1)))
-    end
-    for k = 0, h.ndim - 1 do
-      if k ~= d and h.shape[k] ~= h1.shape[k] then
-        raise(string.format("cat: tensor %d has shape %s, tensor 1 has %s (they must match except in dim %d)",
-                            i, shape_str(h), shape_str(h1), dim))
-      end
-    end
-    total = total + tonumber(h.shape[d])
-    dt = C.lpo_promote_types(dt, h.dtype)
-  end
-  shape[d + 1] = total
-  local out = M.zeros(shape, { dtype = DTYPE_NAME[dt] })
-  local at = 1
-  for _, t in ipairs(list) do
-    local n = tonumber(t.handle.shape[d])
-    if n > 0 then
-      local v = out:narrow(d + 1, at, n)
-      v:copy_(t)
-      v:free()
-    end
-    at = at + n
-  end
-  return out
-end
-
-function M.stack(list, dim)
-  if type(list) ~= "table" or #list == 0 then raise("stack: expected a non-empty list of tensors") end
-  dim = dim or 1
-  local parts = {}
-  for i, t in ipairs(list) do parts[i] = t:unsqueeze(dim) end
-  local out = M.cat(parts, dim)
-  for _, p in ipairs(parts) do p:free() end
-  return out
-end
-
--- ---------------------------------------------------------------- indexing
-
--- t[i]: a number for a 1-D tensor, a view (row i) otherwise; t[{i, j, ...}] indexes
--- several dims at once.
-local function index_get(t, k)
-  local h = H(t, "index")
-  if type(k) == "table" then
-    local cur = t
-    for n, i in ipairs(k) do
-      local nxt = index_get(cur, i)
-      if cur ~= t then cur:free() end
-      if type(nxt) == "number" then
-        if n < #k then raise(string.format("index: %d indices for a tensor of shape %s", #k, shape_str(h))) end
-        return nxt
-      end
-      cur = nxt
-    end
-    return cur
-  end
-  if h.ndim == 0 then raise("index: cannot index a 0-d tensor (use :item())") end
-  local z = norm_index(h, 0, k, "index")
-  if h.ndim == 1 then
-    cpu_only(h, "index")
-    return read_at(h, tonumber(h.offset) + z * tonumber(h.strides[0]))
-  end
-  return new(C.lpo_tensor_select, h, 0, z)
-end
-
-local set_idx = ffi.new("int64_t[8]")
-
-local function index_set(t, k, v)
-  local h = H(t, "index")
-  if type(k) == "table" then
-    if #k == h.ndim and type(v) == "number" then
-      for i = 1, #k do set_idx[i - 1] = norm_index(h, i - 1, k[i], "index") end
-      if C.lpo_tensor_set(h, set_idx, v) ~= 0 then raise(last_error()) end
-      return
-    end
-    local view = index_get(t, k)
-    if type(view) == "number" then raise("index: cannot assign through a partial index") end
-    methods.copy_(view, v)
-    view:free()
-    return
-  end
-  if h.ndim == 0 then raise("index: cannot index a 0-d tensor (use :fill_())") end
-  local z = norm_index(h, 0, k, "index")
-  if h.ndim == 1 then
-    if type(v) ~= "number" then raise("index: assigning to an element needs a number, got " .. type(v)) end
-    set_idx[0] = z
-    if C.lpo_tensor_set(h, set_idx, v) ~= 0 then raise(last_error()) end
-    return
-  end
-  local row = new(C.lpo_tensor_select, h, 0, z)
-  methods.copy_(row, v)
-  row:free()
-end
+-- Internals shared with lpo.tensor_methods (views, elementwise, reductions, indexing).
+local I = { ffi = ffi, C = C, H = H, new = new, raise = raise, norm_dim = norm_dim, norm_index = norm_index,
+            parse_shape = parse_shape, shape_buf = shape_buf, dims_buf = dims_buf, shape_of = shape_of,
+            shape_str = shape_str, is_int = is_int, is_tensor = is_tensor, read_at = read_at, cpu_only = cpu_only,
+            last_error = last_error, values = values, DTYPE_NAME = DTYPE_NAME }
+require("lpo.tensor_methods")(M, methods, I)
+local binary, index_get, index_set = I.binary, I.index_get, I.index_set
 
 -- ---------------------------------------------------------------- metatype
 
@@ -785,85 +504,6 @@ end
 
 -- ---------------------------------------------------------------- docs
 
-local D = [[
-lpo.tensor — tensors with dtype (f32, bf16, f16, i32, i64), shape, strides and shared
-storage. INDEXING IS 1-BASED: dims 1..ndim (-1 = last), t[i] is row/element i, slices are
-inclusive, argmax returns 1-based indices. Operators: a + b, a - b, a * b, a / b, a ^ b,
--a (elementwise, numpy broadcasting, torch type promotion); #t = size of dim 1; t[i];
-t[{i, j}]; t[i] = v; tostring prints like torch. a == b is identity; use a:eq(b).
-Creation: zeros ones full arange randn rand tensor cat stack; help(t.randn) etc.]]
-
-doc.module(M, "lpo.tensor", {
-  __module = D,
-  zeros = { "zeros(shape [, {dtype=}]) -> tensor", "Zeros; shape as {2,3} or 2, 3. dtype defaults to f32." },
-  ones = { "ones(shape [, {dtype=}]) -> tensor", "Ones; dtype defaults to f32." },
-  full = { "full(shape, value [, {dtype=}]) -> tensor", "Filled with value; i64 for an integral value, else f32 (as torch)." },
-  arange = { "arange([start,] stop [, step] [, {dtype=}]) -> tensor",
-             "Values start, start+step, ... below stop (stop excluded, as torch). i64 when all arguments are integers." },
-  randn = { "randn(shape [, {seed=, dtype=}]) -> tensor",
-            "Standard normal values from Philox keyed by seed: a pure function of (seed, shape), identical on every run.\n" ..
-            "Without a seed, draws from a per-process sequence set by manual_seed (default 0)." },
-  rand = { "rand(shape [, {seed=, dtype=}]) -> tensor", "Uniform values in [0, 1) from Philox keyed by seed." },
-  manual_seed = { "manual_seed(seed)", "Restarts the sequence used by randn/rand calls that give no seed." },
-  tensor = { "tensor(value [, {dtype=}]) -> tensor",
-             "From a number or nested tables of numbers (rectangular). i64 if all values are integers, else f32." },
-  from_table = { "from_table(value [, {dtype=}]) -> tensor", "Same as tensor(value)." },
-  cat = { "cat({t1, t2, ...} [, dim=1]) -> tensor", "Concatenates along dim (1-based); other dims must match." },
-  stack = { "stack({t1, t2, ...} [, dim=1]) -> tensor", "Stacks equal-shaped tensors along a new dim." },
-  matmul = { "matmul(a, b) -> tensor", "Matrix product with torch's rules (1-D operands, broadcast batches), via OpenBLAS sgemm." },
-  is_tensor = { "is_tensor(x) -> boolean", "True for lpo tensors." },
-  wrap = { "wrap(handle) -> tensor", "Takes ownership of an lpo_tensor* returned by an engine function (raises on NULL)." },
-  live_bytes = { "live_bytes([device=0]) -> number", "Bytes the engine has allocated and not freed (0 = CPU, 1 = cuda:0)." },
-  gc_config = { "gc_config([{min=, factor=}]) -> table",
-                "Collection rule: when live bytes exceed the threshold, collect garbage and set the threshold to\n" ..
-                "max(min, factor * live bytes). Defaults: min = 128 MiB, factor = 2." },
-})
-
-local mdocs = {
-  size = { "t:size([dim]) -> table | number", "Shape as a table, or the size of one dim (1-based). Also t.shape." },
-  dim = { "t:dim() -> number", "Number of dims (0 for a scalar tensor). Also t.ndim." },
-  numel = { "t:numel() -> number", "Number of elements." },
-  dtype = { "t:dtype() -> string", "'f32', 'bf16', 'f16', 'i32' or 'i64'." },
-  device = { "t:device() -> string", "'cpu' or 'cuda:0'." },
-  stride = { "t:stride([dim]) -> table | number", "Strides in elements." },
-  is_contiguous = { "t:is_contiguous() -> boolean", "Row-major without gaps." },
-  reshape = { "t:reshape(shape) -> tensor", "Same elements, new shape (one size may be -1); a view when the layout allows, else a copy." },
-  view = { "t:view(shape) -> tensor", "Like reshape but never copies: raises when the layout does not allow a view." },
-  transpose = { "t:transpose(dim1, dim2) -> tensor", "View with two dims swapped (1-based dims)." },
-  t = { "t:t() -> tensor", "Transpose of a matrix (view)." },
-  permute = { "t:permute(d1, d2, ...) -> tensor", "View with dims reordered (1-based)." },
-  narrow = { "t:narrow(dim, start, length) -> tensor", "View of `length` entries of dim starting at `start` (1-based)." },
-  slice = { "t:slice(dim [, first=1 [, last=-1 [, step=1]]]) -> tensor",
-            "View of entries first..last (inclusive, 1-based, negative from the end) every step along dim." },
-  select = { "t:select(dim, index) -> tensor", "View of one entry of dim (1-based), dim removed. t[i] is select(1, i)." },
-  squeeze = { "t:squeeze([dim]) -> tensor", "Removes size-1 dims (or just dim)." },
-  unsqueeze = { "t:unsqueeze(dim) -> tensor", "Inserts a size-1 dim at position dim (1..ndim+1; -1 appends)." },
-  expand = { "t:expand(shape) -> tensor", "Broadcast view: size-1 dims repeat without copying (-1 keeps a size)." },
-  contiguous = { "t:contiguous() -> tensor", "Itself (a new handle) when contiguous, else a contiguous copy." },
-  clone = { "t:clone() -> tensor", "A contiguous copy." },
-  to = { "t:to(dtype | 'cpu' | 'cuda') -> tensor", "Converts dtype (floats to ints truncate and saturate) or moves between devices." },
-  float = { "t:float() -> tensor", "t:to('f32')." },
-  totable = { "t:totable() -> table | number", "Nested Lua tables of the values (a number for a 0-d tensor)." },
-  item = { "t:item() -> number", "The value of a one-element tensor." },
-  fill_ = { "t:fill_(value) -> t", "Sets every element (through views)." },
-  copy_ = { "t:copy_(src) -> t", "Copies src (tensor, table or number; broadcast, converted) into t." },
-  sum = { "t:sum([dim [, keepdim]]) -> tensor", "Sum over dim (1-based) or all elements. Fixed order: deterministic." },
-  mean = { "t:mean([dim [, keepdim]]) -> tensor", "Mean over dim or all elements." },
-  max = { "t:max([dim [, keepdim]]) -> tensor [, indices]", "Max over all (0-d tensor) or along dim: values and 1-based indices." },
-  min = { "t:min([dim [, keepdim]]) -> tensor [, indices]", "Min over all, or along dim: values and 1-based indices." },
-  argmax = { "t:argmax([dim [, keepdim]]) -> tensor", "1-based index of the first maximum (flat index when no dim)." },
-  argmin = { "t:argmin([dim [, keepdim]]) -> tensor", "1-based index of the first minimum." },
-  softmax = { "t:softmax([dim=-1]) -> tensor", "exp(x - max) / sum along dim." },
-  log_softmax = { "t:log_softmax([dim=-1]) -> tensor", "x - max - log(sum(exp(x - max))) along dim." },
-  matmul = { "t:matmul(b) -> tensor", "Matrix product (see lpo.tensor.matmul)." },
-  equal = { "t:equal(u) -> boolean", "Same shape and all elements equal." },
-  allclose = { "t:allclose(u [, rtol=1e-5 [, atol=1e-8]]) -> boolean", "|t - u| <= atol + rtol * |u| everywhere." },
-  free = { "t:free()", "Releases the handle now (views keep their storage); later use raises 'tensor was freed'." },
-}
-for name, d in pairs(mdocs) do doc.add(methods[name], "t:" .. d[1]:gsub("^t:", ""), d[2]) end
-for name in pairs(BINOP) do
-  doc.add(methods[name], "t:" .. name .. "(other) -> tensor", "Elementwise " .. name .. " with a tensor (broadcast) or a number.")
-end
-for name in pairs(UNOP) do doc.add(methods[name], "t:" .. name .. "() -> tensor", "Elementwise " .. name .. ".") end
+require("lpo.tensor_doc")(M, methods, I)
 
 return M

@@ -40,5 +40,10 @@ run_bad "matmul mismatch" 'local t=require"lpo.tensor"; print(t.ones(2,3):matmul
 run_bad "use after free" 'local t=require"lpo.tensor"; local x = t.ones(2); x:free(); print(x:sum())' \
   "sum: tensor was freed"
 
+# the REPL: help on a tensor function, and a tensor auto-prints
+out=$(printf 'T = require "lpo.tensor"\nhelp(T.randn)\nT.arange(3)\n' | "$LPO" 2>&1)
+check "repl help(T.randn)" "$(printf '%s\n' "$out" | head -1)" "lpo.tensor.randn(shape [, {seed=, dtype=}]) -> tensor"
+check "repl auto-print" "$(printf '%s\n' "$out" | tail -1)" "tensor([0, 1, 2], dtype=i64, shape={3})"
+
 echo "test_tensor_cli: $pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -12,6 +12,17 @@
 #include <stdio.h>
 #include <string.h>
 
+/* lpo_bf16_to_f32 / lpo_f32_to_bf16 (dtype.c) inlined: row conversion is the hot loop of
+ * every bf16 op. Same bits (test_tensor_core compares every conversion with dtype.c). */
+static inline float bf16_f32(uint16_t h) { uint32_t u = (uint32_t)h << 16; float f; memcpy(&f, &u, 4); return f; }
+static inline uint16_t f32_bf16(float f) {
+  uint32_t u;
+  memcpy(&u, &f, 4);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);
+  u += 0x7fffu + ((u >> 16) & 1);
+  return (uint16_t)(u >> 16);
+}
+
 int64_t tensor_f64_to_i64(double v) {
   if (v != v) return 0;
   if (v >= 9223372036854775807.0) return INT64_MAX;   /* 2^63 rounds to this double */
@@ -41,7 +52,7 @@ void tensor_load_f32(float *dst, const void *base, int dtype, int64_t off, int64
     else for (int64_t i = 0; i < n; i++) dst[i] = p[i * stride];
     break;
   }
-  case LPO_BF16: { const uint16_t *p = (const uint16_t *)base + off; for (int64_t i = 0; i < n; i++) dst[i] = lpo_bf16_to_f32(p[i * stride]); break; }
+  case LPO_BF16: { const uint16_t *p = (const uint16_t *)base + off; for (int64_t i = 0; i < n; i++) dst[i] = bf16_f32(p[i * stride]); break; }
   case LPO_F16: { const uint16_t *p = (const uint16_t *)base + off; for (int64_t i = 0; i < n; i++) dst[i] = lpo_f16_to_f32(p[i * stride]); break; }
   case LPO_I32: { const int32_t *p = (const int32_t *)base + off; for (int64_t i = 0; i < n; i++) dst[i] = (float)p[i * stride]; break; }
   case LPO_I64: { const int64_t *p = (const int64_t *)base + off; for (int64_t i = 0; i < n; i++) dst[i] = (float)p[i * stride]; break; }
@@ -54,7 +65,7 @@ void tensor_load_i64(int64_t *dst, const void *base, int dtype, int64_t off, int
   case LPO_I64: { const int64_t *p = (const int64_t *)base + off; for (int64_t i = 0; i < n; i++) dst[i] = p[i * stride]; break; }
   case LPO_I32: { const int32_t *p = (const int32_t *)base + off; for (int64_t i = 0; i < n; i++) dst[i] = p[i * stride]; break; }
   case LPO_F32: { const float *p = (const float *)base + off; for (int64_t i = 0; i < n; i++) dst[i] = tensor_f64_to_i64(p[i * stride]); break; }
-  case LPO_BF16: { const uint16_t *p = (const uint16_t *)base + off; for (int64_t i = 0; i < n; i++) dst[i] = tensor_f64_to_i64(lpo_bf16_to_f32(p[i * stride])); break; }
+  case LPO_BF16: { const uint16_t *p = (const uint16_t *)base + off; for (int64_t i = 0; i < n; i++) dst[i] = tensor_f64_to_i64(bf16_f32(p[i * stride])); break; }
   case LPO_F16: { const uint16_t *p = (const uint16_t *)base + off; for (int64_t i = 0; i < n; i++) dst[i] = tensor_f64_to_i64(lpo_f16_to_f32(p[i * stride])); break; }
   default: LPO_ASSERT(!"bad dtype");
   }
@@ -68,7 +79,7 @@ void tensor_store_f32(void *base, int dtype, int64_t off, int64_t stride, const 
     else for (int64_t i = 0; i < n; i++) p[i * stride] = src[i];
     break;
   }
-  case LPO_BF16: { uint16_t *p = (uint16_t *)base + off; for (int64_t i = 0; i < n; i++) p[i * stride] = lpo_f32_to_bf16(src[i]); break; }
+  case LPO_BF16: { uint16_t *p = (uint16_t *)base + off; for (int64_t i = 0; i < n; i++) p[i * stride] = f32_bf16(src[i]); break; }
   case LPO_F16: { uint16_t *p = (uint16_t *)base + off; for (int64_t i = 0; i < n; i++) p[i * stride] = lpo_f32_to_f16(src[i]); break; }
   case LPO_I32: { int32_t *p = (int32_t *)base + off; for (int64_t i = 0; i < n; i++) p[i * stride] = f32_to_i32(src[i]); break; }
   case LPO_I64: { int64_t *p = (int64_t *)base + off; for (int64_t i = 0; i < n; i++) p[i * stride] = tensor_f64_to_i64(src[i]); break; }
@@ -82,7 +93,7 @@ void tensor_store_i64(void *base, int dtype, int64_t off, int64_t stride, const 
   /* Through uint32_t: wrapping is then defined by the standard, not by the compiler. */
   case LPO_I32: { int32_t *p = (int32_t *)base + off; for (int64_t i = 0; i < n; i++) { uint32_t u = (uint32_t)src[i]; memcpy(&p[i * stride], &u, 4); } break; }
   case LPO_F32: { float *p = (float *)base + off; for (int64_t i = 0; i < n; i++) p[i * stride] = (float)src[i]; break; }
-  case LPO_BF16: { uint16_t *p = (uint16_t *)base + off; for (int64_t i = 0; i < n; i++) p[i * stride] = lpo_f32_to_bf16((float)src[i]); break; }
+  case LPO_BF16: { uint16_t *p = (uint16_t *)base + off; for (int64_t i = 0; i < n; i++) p[i * stride] = f32_bf16((float)src[i]); break; }
   case LPO_F16: { uint16_t *p = (uint16_t *)base + off; for (int64_t i = 0; i < n; i++) p[i * stride] = lpo_f32_to_f16((float)src[i]); break; }
   default: LPO_ASSERT(!"bad dtype");
   }

@@ -110,7 +110,8 @@ lpo_tensor *lpo_tensor_reduce(int op, const lpo_tensor *t, int dim, int keepdim)
   const char *name = lpo_reduce_name(op);
   if (tensor_check_cpu(t, name)) return NULL;
   if (t->ndim == 0) {
-    /* A scalar reduces over a virtual dim of size 1, like torch. */
+    /* A scalar reduces over a virtual dim of size 1 (dim 0 or -1), like torch. */
+    if (dim != 0 && dim != -1) { lpo_set_error("%s: dim %d out of range for shape [] (valid: -1..0)", name, dim); return NULL; }
     lpo_tensor *v = lpo_tensor_unsqueeze(t, 0);
     lpo_tensor *r = v ? lpo_tensor_reduce(op, v, 0, 0) : NULL;
     lpo_tensor_free(v);

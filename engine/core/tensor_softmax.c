@@ -28,6 +28,7 @@ static lpo_tensor *softmax_impl(const lpo_tensor *t, int dim, int log_space) {
   const char *name = log_space ? "log_softmax" : "softmax";
   if (tensor_check_cpu(t, name)) return NULL;
   if (t->ndim == 0) {
+    if (dim != 0 && dim != -1) { lpo_set_error("%s: dim %d out of range for shape [] (valid: -1..0)", name, dim); return NULL; }
     lpo_tensor *v = lpo_tensor_unsqueeze(t, 0);
     lpo_tensor *r = v ? softmax_impl(v, 0, log_space) : NULL;
     lpo_tensor *s = r ? lpo_tensor_squeeze(r, 0) : NULL;

@@ -162,6 +162,7 @@ local function norm_dim(h, d, what, extra)
   local n = h.ndim + (extra and 1 or 0)
   if not is_int(d) then raise(string.format("%s: dim must be an integer, got %s", what, tostring(d))) end
   local z = d > 0 and d - 1 or (d < 0 and n + d or -1)
+  if n == 0 then raise(string.format("%s: dim %d given for a 0-d tensor, which has no dims", what, d)) end
   if z < 0 or z >= n then
     raise(string.format("%s: dim %d out of range for shape %s (dims are 1-based: 1..%d, or -%d..-1 from the end)",
                         what, d, shape_str(h), n, n))

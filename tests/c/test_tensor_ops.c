@@ -274,6 +274,11 @@ static void test_reduce(void) {
   CHECK(s && s->numel == 3 && ref_get(s, &i0) == 0);
   CHECK(lpo_tensor_reduce(LPO_ARGMAX, empty, 1, 0) == NULL && err_has("argmax: cannot reduce dim 1 of size 0 (shape [3,0])"));
   lpo_tensor_free(s); lpo_tensor_free(empty); lpo_tensor_free(x);
+  /* a 0-d tensor reduces over dim 0 / -1 only */
+  lpo_tensor *sc = lpo_tensor_full(LPO_F32, 0, NULL, 2.5), *r0 = lpo_tensor_reduce(LPO_SUM, sc, -1, 0);
+  CHECK(r0 && r0->ndim == 0 && ref_get(r0, &i0) == 2.5);
+  CHECK(lpo_tensor_reduce(LPO_MAX, sc, 1, 0) == NULL && err_has("max: dim 1 out of range for shape []"));
+  lpo_tensor_free(r0); lpo_tensor_free(sc);
 }
 
 static void test_softmax(void) {

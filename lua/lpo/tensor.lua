@@ -102,6 +102,14 @@ end
 
 local function new(fn, ...) return wrap(fn(...), fn, ...) end
 
+-- Like new, but an engine error names the Lua function (zeros, not full).
+local function new_as(name, fn, ...)
+  local p = fn(...)
+  if p == nil and last_error():find("out of memory", 1, true) then collectgarbage("collect"); p = fn(...) end
+  if p == nil then raise(name .. ": " .. last_error():gsub("^[%w_]+: ", "")) end
+  return wrap(p)
+end
+
 local function is_tensor(x) return type(x) == "cdata" and ffi.istype(Ref, x) end
 M.is_tensor = is_tensor
 
@@ -148,8 +156,8 @@ local function parse_shape(what, allow_neg1, ...)
     if not is_int(v) or (v < 0 and not (allow_neg1 and v == -1)) then
       local parts = {}
       for j, x in ipairs(shape) do parts[j] = tostring(x) end
-      raise(string.format("%s: size %s at position %d of shape {%s} is not a %s integer", what, tostring(v), i,
-                          table.concat(parts, ","), allow_neg1 and "non-negative (or -1)" or "non-negative"))
+      raise(string.format("%s: size %s at position %d of shape {%s} must be an integer in 0..2^53%s", what, tostring(v), i,
+                          table.concat(parts, ","), allow_neg1 and " (or -1)" or ""))
     end
     shape_buf[i - 1] = v
   end
@@ -235,12 +243,12 @@ end
 
 function M.zeros(...)
   local shape, opts = parse_shape("zeros", false, ...)
-  return new(C.lpo_tensor_full, float_or_given(opts, "zeros"), #shape, shape_buf, 0)
+  return new_as("zeros", C.lpo_tensor_full, float_or_given(opts, "zeros"), #shape, shape_buf, 0)
 end
 
 function M.ones(...)
   local shape, opts = parse_shape("ones", false, ...)
-  return new(C.lpo_tensor_full, float_or_given(opts, "ones"), #shape, shape_buf, 1)
+  return new_as("ones", C.lpo_tensor_full, float_or_given(opts, "ones"), #shape, shape_buf, 1)
 end
 
 function M.full(shape, value, opts)
@@ -329,7 +337,7 @@ function M.tensor(value, opts)
   for i, s in ipairs(shape) do shape_buf[i - 1] = s end
   -- like torch: all-integer values give i64, anything else (or nothing) f32
   local dt = dtype_of(opts.dtype, "tensor") or (all_int and 4 or 0)
-  return new(C.lpo_tensor_from_f64, dt, #shape, shape_buf, buf)
+  return new_as("tensor", C.lpo_tensor_from_f64, dt, #shape, shape_buf, buf)
 end
 M.from_table = M.tensor
 

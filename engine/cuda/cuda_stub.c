@@ -1,4 +1,4 @@
-/* cuda_stub.c — linked instead of engine/cuda/*.cu when the build has no CUDA toolkit. */
+/* cuda_stub.c — linked instead of the .cu files of engine/cuda when the build has no CUDA toolkit. */
 #include "lpo.h"
 int lpo_cuda_device_count(void) { return 0; }
 const char *lpo_cuda_status(void) { return "built without CUDA (no nvcc at configure time)"; }

@@ -34,6 +34,8 @@ local function run_chunk(chunk, args)
   return fail(err)
 end
 
+M.run_chunk = run_chunk
+
 function M.run_file(path, args)
   local chunk, err = loadfile(path)
   if not chunk then

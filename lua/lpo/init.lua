@@ -5,9 +5,9 @@ local M = { version = rawget(_G, "LPO_VERSION") or "dev" }
 local submodules = {
   tensor = "lpo.tensor", model = "lpo.model", sandbox = "lpo.sandbox", tokenizer = "lpo.tokenizer",
   gen = "lpo.gen", loss = "lpo.loss", select = "lpo.select", collect = "lpo.collect",
-  train = "lpo.train", eval = "lpo.eval", tasks = "lpo.tasks", recipe = "lpo.recipe",
+  train = "lpo.train", eval = "lpo.eval", tasks = "lpo.tasks", recipe = "lpo.recipe", chat = "lpo.chat",
   optim = "lpo.optim", data = "lpo.data", progress = "lpo.progress", json = "lpo.json",
-  doc = "lpo.doc",
+  doc = "lpo.doc", plot = "lpo.plot", errors = "lpo.errors",
 }
 
 setmetatable(M, {
@@ -20,6 +20,9 @@ setmetatable(M, {
     return mod
   end,
 })
+
+--- Creates a run (see lpo.recipe): `lpo.run { name =, seed =, ... }`.
+function M.run(defaults) return require("lpo.recipe").new(defaults) end
 
 --- Names of the lazily loaded submodules (used by REPL completion and help).
 function M.modules()

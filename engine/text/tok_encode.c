@@ -132,7 +132,7 @@ int lpo_tokenizer_encode(lpo_tokenizer *t, const char *text, int64_t len, int sp
   if (rc == 0 && c.ids.n > INT_MAX) rc = lpo_set_error("encode: more than %d ids", INT_MAX);
   if (rc == 0) {
     rc = (int)c.ids.n;
-    if (out && cap > 0) memcpy(out, c.ids.p, (size_t)(c.ids.n < cap ? c.ids.n : cap) * sizeof *out);
+    if (out && cap > 0 && c.ids.n > 0) memcpy(out, c.ids.p, (size_t)(c.ids.n < cap ? c.ids.n : cap) * sizeof *out);
   }
   tok_ibuf_free(&c.ids);
   tok_scratch_free(&c.s);

@@ -187,6 +187,8 @@ int tok_parse_pre_tokenizer(lpo_tokenizer *t, const void *json, const char *fiel
 int tok_parse_decoder(lpo_tokenizer *t, const void *json, const char *field);
 void tok_pipeline_free(lpo_tokenizer *t);
 int tok_normalize(const lpo_tokenizer *t, const char *s, int64_t n, tok_buf *out);
+/* NFC/NFD/NFKC/NFKD (kind NORM_*) of valid UTF-8, appended to out; utf8proc only where needed. */
+int tok_unicode_form(int kind, const char *s, int64_t n, tok_buf *out);
 
 /* Pre-tokenization: pieces of text in `buf`. `first` marks the piece that begins at the
  * original offset 0 (Metaspace's prepend_scheme "first"). */

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <utf8proc.h>
 
 static double now(void) {
   struct timespec t;
@@ -217,7 +218,70 @@ static void test_threads(void) {
   lpo_tokenizer_free(t);
 }
 
+/* Segment-wise normal forms against utf8proc on the whole text, on random strings built
+ * from the characters that interact: combining marks, class-0 second elements (Indic vowel
+ * signs), Hangul jamo and syllables, singletons and compatibility characters, CJK, ASCII. */
+static void test_normal_forms_against_utf8proc(void) {
+  static const int32_t pool[] = {
+    'a', 'e', 'o', 'A', 'K', ' ', '1', 0x301, 0x300, 0x308, 0x327, 0x323, 0x306, 0x3099, 0x309A, 0x304B, 0x30AB,
+    0x9C7, 0x9BE, 0x9D7, 0xCC6, 0xCC2, 0xCD5, 0xCD6, 0xB47, 0xB3E, 0xB56, 0xB57, 0x1100, 0x1101, 0x1161, 0x1162,
+    0x11A8, 0x11A9, 0xAC00, 0xAC01, 0xD7A3, 0x2126, 0x212B, 0x212A, 0xFB01, 0x2460, 0x1E9B, 0x0344, 0x0F73,
+    0x4E2D, 0xF900, 0x438, 0x439, 0x3B1, 0x3AC, 0x1F600, 0xE9, 0xC5, 0x1E0A, 0x0FB5, 0x05B0, 0x05B8};
+  static const int kinds[] = {NORM_NFC, NORM_NFD, NORM_NFKC, NORM_NFKD};
+  static const utf8proc_option_t opts[] = {UTF8PROC_COMPOSE, UTF8PROC_DECOMPOSE, UTF8PROC_COMPOSE | UTF8PROC_COMPAT,
+                                           UTF8PROC_DECOMPOSE | UTF8PROC_COMPAT};
+  lpo_philox rng;
+  lpo_philox_init(&rng, lpo_philox_key(5, 3, 0, 0, 0), 0);
+  int bad = 0;
+  for (int trial = 0; trial < 4000; trial++) {
+    char s[256];
+    int n = 0, len = 1 + (int)(lpo_philox_u32(&rng) % 20);
+    for (int i = 0; i < len; i++)
+      n += (int)utf8proc_encode_char(pool[lpo_philox_u32(&rng) % (sizeof pool / sizeof *pool)], (utf8proc_uint8_t *)s + n);
+    for (int f = 0; f < 4; f++) {
+      tok_buf out = {0};
+      utf8proc_uint8_t *want = NULL;
+      utf8proc_ssize_t wn = utf8proc_map((const utf8proc_uint8_t *)s, n, &want, UTF8PROC_STABLE | opts[f]);
+      int rc = tok_unicode_form(kinds[f], s, n, &out);
+      if (rc || wn != out.n || memcmp(want, out.p, (size_t)wn) != 0) {
+        if (bad++ < 3) fprintf(stderr, "normal form %d of a %d-byte string differs from utf8proc\n", f, n);
+      }
+      free(want);
+      tok_buf_free(&out);
+    }
+  }
+  CHECK_MSG(bad == 0, "%d of 16000 segment-wise normalizations differ from utf8proc", bad);
+  /* every code point that composes, decomposes or is a mark, between letters and marks */
+  int tried = 0;
+  bad = 0;
+  for (int32_t cp = 0x80; cp < 0x30000; cp++) {
+    const utf8proc_property_t *p = utf8proc_get_property(cp);
+    if (p->category == UTF8PROC_CATEGORY_CN || (cp >= 0xD800 && cp < 0xE000)) continue;
+    if (p->combining_class == 0 && p->comb_index == UINT16_MAX && p->decomp_seqindex == UINT16_MAX &&
+        !(cp >= 0x1100 && cp < 0x1200) && !(cp >= 0xAC00 && cp <= 0xD7A3))
+      continue;
+    int32_t seq[] = {'e', 0x308, cp, 0x301, cp, 'a', 0x1100, cp, 0x1161};
+    char s[64];
+    int n = 0;
+    for (int i = 0; i < 9; i++) n += (int)utf8proc_encode_char(seq[i], (utf8proc_uint8_t *)s + n);
+    for (int f = 0; f < 4; f++) {
+      tok_buf out = {0};
+      utf8proc_uint8_t *want = NULL;
+      utf8proc_ssize_t wn = utf8proc_map((const utf8proc_uint8_t *)s, n, &want, UTF8PROC_STABLE | opts[f]);
+      int rc = tok_unicode_form(kinds[f], s, n, &out);
+      if (rc || wn != out.n || memcmp(want, out.p, (size_t)wn) != 0) {
+        if (bad++ < 3) fprintf(stderr, "normal form %d around U+%04X differs from utf8proc\n", f, (unsigned)cp);
+      }
+      free(want);
+      tok_buf_free(&out);
+    }
+    tried++;
+  }
+  CHECK_MSG(bad == 0 && tried > 5000, "%d of %d interacting code points normalize differently", bad, tried);
+}
+
 int main(void) {
+  test_normal_forms_against_utf8proc();
   test_bpe_against_reference();
   test_long_word();
   test_buffer_contracts();

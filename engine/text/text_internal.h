@@ -149,12 +149,14 @@ struct lpo_tokenizer {
   char *chat_template;
   int max_dec_len;
 
+  int64_t accounted;                          /* bytes reported to lpo_mem_account */
   pthread_mutex_t cache_lock;
   tok_cache_slot *cache; uint32_t cache_count;
 };
 
 /* arena: appends bytes, returns offset (or UINT32_MAX on OOM/overflow) */
 uint32_t tok_arena_put(lpo_tokenizer *t, const void *s, size_t n);
+void tok_account(lpo_tokenizer *t);  /* reports the tables' size to lpo_mem_account */
 int tok_alloc_ids(lpo_tokenizer *t, int32_t n_ids);
 
 /* UTF-8 */

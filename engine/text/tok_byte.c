@@ -53,5 +53,6 @@ lpo_tokenizer *lpo_tokenizer_byte(void) {
   t->unk_id = -1;
   snprintf(t->path, sizeof t->path, "(byte tokenizer)");
   if (build(t)) { lpo_tokenizer_free(t); return NULL; }
+  tok_account(t);
   return t;
 }

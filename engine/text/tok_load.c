@@ -415,5 +415,6 @@ lpo_tokenizer *lpo_tokenizer_load(const char *path_or_dir) {
   if (t->bos_id == -2) t->bos_id = t->n_pre_ids > 0 ? t->pre_ids[0] : first_known(t, bos_names);
   if (t->eos_id == -2) t->eos_id = first_known(t, eos_names);
   if (t->pad_id == -2) t->pad_id = first_known(t, pad_names);
+  tok_account(t);
   return t;
 }

@@ -156,7 +156,8 @@ struct lpo_tokenizer {
 
 /* arena: appends bytes, returns offset (or UINT32_MAX on OOM/overflow) */
 uint32_t tok_arena_put(lpo_tokenizer *t, const void *s, size_t n);
-void tok_account(lpo_tokenizer *t);  /* reports the tables' size to lpo_mem_account */
+void tok_account(lpo_tokenizer *t);
+int tok_byte_equivalent(const lpo_tokenizer *t);  /* reports the tables' size to lpo_mem_account */
 int tok_alloc_ids(lpo_tokenizer *t, int32_t n_ids);
 
 /* UTF-8 */

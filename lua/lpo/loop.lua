@@ -75,4 +75,60 @@ function M.train(ctx, round, data, kind, opts)
   return f(ctx.policy, data, o)
 end
 
+--- DSTC (paper 2) data for a round, with no ground-truth tests used for selection:
+--- samples in the four-part format (prompt names the entry point), each sample's code run
+--- against every test the samples wrote (pooled per problem), giving the pass matrix P.
+--- Returns groups ready for lpo.select.dstc (prompts WITHOUT the entry-point hint, as
+--- paper 2 trains), and the ground-truth results of the same samples (for pair quality).
+function M.collect_dstc(ctx, round)
+  local hinted = function(p) return lpo.tasks.prompt(p, { format = "dstc", hint = true }) end
+  local saved_prompt = ctx.prompt
+  ctx.prompt = hinted
+  local collected = M.collect(ctx, round, { tag = "dstc-r" .. round })   -- verdicts vs hidden tests
+  ctx.prompt = saved_prompt
+  local groups = lpo.select.group(collected.samples, collected.results, { problems = ctx.problems })
+  local matrix = ctx.run:stage("dstc-matrix-r" .. round, function()
+    local jobs, where = {}, {}
+    for gi, g in ipairs(groups) do
+      local tests = lpo.select.dstc_tests(g.samples)
+      local texts = {}
+      for j, t in ipairs(tests) do texts[j] = t.text end
+      for si, s in ipairs(g.samples) do
+        if #texts > 0 then
+          jobs[#jobs + 1] = { language = "python", code = s.code, tests = texts }
+          where[#where + 1] = { gi, si }
+        end
+      end
+    end
+    local res = ctx.sandbox:run_batch(jobs)
+    local out = {}
+    for q, r in ipairs(res) do
+      local gi, si = where[q][1], where[q][2]
+      out[gi] = out[gi] or {}
+      local row = {}
+      for j, v in ipairs(r.passed or {}) do row[j] = v and 1 or 0 end
+      out[gi][si] = row
+    end
+    return out
+  end)
+  local dstc_groups, truth = {}, {}
+  for gi, g in ipairs(groups) do
+    local tests = lpo.select.dstc_tests(g.samples)
+    local samples = {}
+    for si, s in ipairs(g.samples) do
+      truth[tostring(s.problem_id) .. "/" .. s.sample_id] = s.verdict == "passed"
+      local copy = {}
+      for k, v in pairs(s) do copy[k] = v end
+      local row = matrix[gi] and matrix[gi][si] or {}
+      copy.passed = {}
+      for j = 1, #tests do copy.passed[j] = row[j] == 1 end
+      copy.verdict = nil
+      samples[si] = copy
+    end
+    dstc_groups[gi] = { problem_id = g.problem_id, problem = g.problem, samples = samples, tests = tests,
+                        prompt = lpo.tasks.prompt(g.problem, { format = "dstc" }) }
+  end
+  return dstc_groups, function(pid, sid) return truth[tostring(pid) .. "/" .. sid] end
+end
+
 return M

@@ -63,6 +63,8 @@ static int traceback(lua_State *L) {
 }
 
 int main(int argc, char **argv) {
+  /* Line-buffered even into a pipe or file, so `lpo run x.lua | tee log` shows progress. */
+  setvbuf(stdout, NULL, _IOLBF, 0);
   char root[PATH_MAX];
   if (find_root(root, sizeof root) != 0) {
     fprintf(stderr, "lpo: cannot find the lua/ directory (set LPO_ROOT to the lpo checkout or install prefix/share/lpo)\n");

@@ -63,6 +63,70 @@ void lpo_cpu_sgemm_par(int transA, int transB, int M, int N, int K, float alpha,
   lpo_cpu_parallel(gemm_task, &j, (len + 15) / 16, 0);
 }
 
+/* Few rows (decoding one token per sequence): sgemm would spend most of its time packing
+ * the weight matrix, so instead each weight row is read once and dotted with every input
+ * row, 4 inputs x 4 weight rows at a time in vector registers. Tasks: blocks of 4 outputs. */
+typedef float v16 __attribute__((vector_size(64), aligned(4), may_alias));
+#define ld16(p) (*(const v16 *)(p))
+
+typedef struct skinny_job { float *out; const float *inp, *w; int N, IC, OC, accumulate; } skinny_job;
+
+static inline float hsum16(v16 v) {
+  float s = 0.0f;
+  for (int i = 0; i < 16; i++) s += v[i];
+  return s;
+}
+
+static inline float dot_tail(const float *a, const float *b, int c0, int n) {
+  float s = 0.0f;
+  for (int c = c0; c < n; c++) s += a[c] * b[c];
+  return s;
+}
+
+LPO_HOT static void skinny_task(void *ctx, int b0, int b1, int tid) {
+  (void)tid;
+  const skinny_job *j = ctx;
+  const int N = j->N, IC = j->IC, OC = j->OC, C16 = IC & ~15;
+  for (int ob = b0; ob < b1; ob++) {
+    int o = ob * 4;
+    if (o + 4 > OC) {                      /* last, partial block: plain dots */
+      for (int oo = o; oo < OC; oo++)
+        for (int n = 0; n < N; n++) {
+          const float *x = j->inp + (size_t)n * IC, *w = j->w + (size_t)oo * IC;
+          v16 a = { 0 };
+          for (int c = 0; c < C16; c += 16) a += ld16(x + c) * ld16(w + c);
+          float r = hsum16(a) + dot_tail(x, w, C16, IC);
+          float *y = j->out + (size_t)n * OC + oo;
+          *y = j->accumulate ? *y + r : r;
+        }
+      continue;
+    }
+    const float *w0 = j->w + (size_t)o * IC;
+    for (int n = 0; n < N; n += 4) {
+      int nb = N - n < 4 ? N - n : 4;
+      v16 acc[4][4];
+      for (int a = 0; a < 4; a++)
+        for (int b = 0; b < 4; b++) acc[a][b] = (v16){ 0 };
+      const float *x0 = j->inp + (size_t)n * IC;
+      for (int c = 0; c < C16; c += 16) {
+        v16 wv[4];
+        for (int b = 0; b < 4; b++) wv[b] = ld16(w0 + (size_t)b * IC + c);
+        for (int a = 0; a < nb; a++) {
+          v16 xv = ld16(x0 + (size_t)a * IC + c);
+#pragma GCC unroll 4
+          for (int b = 0; b < 4; b++) acc[a][b] += xv * wv[b];
+        }
+      }
+      for (int a = 0; a < nb; a++)
+        for (int b = 0; b < 4; b++) {
+          float r = hsum16(acc[a][b]) + dot_tail(x0 + (size_t)a * IC, w0 + (size_t)b * IC, C16, IC);
+          float *y = j->out + (size_t)(n + a) * OC + o + b;
+          *y = j->accumulate ? *y + r : r;
+        }
+    }
+  }
+}
+
 typedef struct bias_job { float *out; const float *bias; const float *dout; int N, OC; } bias_job;
 
 LPO_HOT static void add_bias_task(void *ctx, int t0, int t1, int tid) {
@@ -87,7 +151,12 @@ LPO_HOT static void sum_rows_task(void *ctx, int t0, int t1, int tid) {
 
 void lpo_cpu_matmul_forward(float *out, const float *inp, const float *w, const float *bias,
                             int N, int IC, int OC, int accumulate) {
-  lpo_cpu_sgemm_par(0, 1, N, OC, IC, 1.0f, inp, IC, w, IC, accumulate ? 1.0f : 0.0f, out, OC);
+  if (N <= 8) {
+    skinny_job j = { out, inp, w, N, IC, OC, accumulate };
+    lpo_cpu_parallel(skinny_task, &j, (OC + 3) / 4, 0);
+  } else {
+    lpo_cpu_sgemm_par(0, 1, N, OC, IC, 1.0f, inp, IC, w, IC, accumulate ? 1.0f : 0.0f, out, OC);
+  }
   if (bias) {
     bias_job j = { out, bias, NULL, N, OC };
     lpo_cpu_parallel(add_bias_task, &j, N, 0);

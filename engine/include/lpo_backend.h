@@ -51,12 +51,13 @@ typedef struct lpo_backend {
                              float *scratch, int nslots);
   /* Attention of N new tokens over a KV cache: token n belongs to cache row row[n] and
    * sits at position pos[n]; it sees cache positions 0..pos[n] of its row. q rows start
-   * at q + n*qstride; caches are [rows, Hkv, Tc, D]. out [N,Hq*D]; scratch: nslots x Tc floats. */
+   * at q + n*qstride; kcache is [rows, Hkv, D, Tc] (transposed), vcache [rows, Hkv, Tc, D],
+   * Tc a multiple of 16. out [N,Hq*D]; scratch: nslots x Tc floats. */
   void (*attention_cached)(float *out, const float *q, int qstride, const float *kcache,
                            const float *vcache, const int32_t *row, const int32_t *pos,
                            int N, int Hq, int Hkv, int D, int Tc, float *scratch, int nslots);
-  /* Stores the k and v heads of qkv [N,QKV] rows into the caches [rows,Hkv,Tc,D] at
-   * (row[n], pos[n]). */
+  /* Stores the k and v heads of qkv [N,QKV] rows into the caches (layouts as for
+   * attention_cached) at (row[n], pos[n]). */
   void (*kv_store)(float *kcache, float *vcache, const float *qkv, const int32_t *row,
                    const int32_t *pos, int N, int Hq, int Hkv, int D, int Tc);
   /* h[N,F] = silu(gu[:, :F]) * gu[:, F:]  (gate rows first, then up, as one matmul). */

@@ -1,8 +1,9 @@
 /* kvcache.c — incremental decoding with a preallocated KV cache.
  *
- * The cache holds, per layer, keys and values after rotary, [rows, Hkv, Tc, D] each (a
- * row's positions of one kv head are contiguous, so attention over them reads one
- * [len, D] block). Every row has its own length, so a batch of prompts of different
+ * The cache holds, per layer, keys and values after rotary: K as [rows, Hkv, D, Tcap]
+ * (transposed: a new token's scores against 16 keys are 16 lanes of one vector) and V as
+ * [rows, Hkv, Tcap, D] (the weighted sum runs over whole value rows); Tcap is max_seq
+ * rounded up to 16. Every row has its own length, so a batch of prompts of different
  * lengths needs no left padding: a new token's position is its row's length.
  *
  * Prefill and decode are one step, "extend": n new tokens (token, row, position) go
@@ -18,10 +19,11 @@
 
 struct lpo_kvcache {
   lpo_model_config cfg;            /* the model it was made for (checked at each use) */
-  int rows, Tc, chunk, nmax;       /* nmax = rows * chunk tokens per step */
+  int rows, Tc, Tcap, chunk, nmax; /* Tc = max_seq; Tcap = Tc rounded up to 16;
+                                      nmax = rows * chunk tokens per step */
   int slots;                       /* attention scratch slots (threads) */
   int32_t *len;                    /* [rows] tokens held */
-  float *k, *v;                    /* [L, rows, Hkv, Tc, D] */
+  float *k, *v;                    /* [L, rows, Hkv, D, Tcap], [L, rows, Hkv, Tcap, D] */
   float *x, *ln, *qkv, *atty, *gu, *h, *rstd, *att;    /* step scratch, [nmax, ...] */
   float *last, *lrstd, *logits;    /* [rows, C], [rows], [rows, V] */
   float *rope_cos, *rope_sin;      /* [Tc, D/2] */
@@ -42,10 +44,10 @@ lpo_kvcache *lpo_kvcache_new(const lpo_model *m, int rows, int max_seq, int chun
   if (!c) { lpo_set_error("kvcache: out of memory"); return NULL; }
   const lpo_model_config *g = &m->cfg;
   c->cfg = *g;
-  c->rows = rows; c->Tc = max_seq; c->chunk = chunk < max_seq ? chunk : max_seq;
+  c->rows = rows; c->Tc = max_seq; c->Tcap = (max_seq + 15) & ~15; c->chunk = chunk < max_seq ? chunk : max_seq;
   c->nmax = rows * c->chunk;
   size_t n = (size_t)c->nmax, R = rows, C = g->hidden_size, F = g->intermediate_size, V = g->vocab_size;
-  size_t kv = (size_t)g->num_layers * R * g->num_kv_heads * max_seq * g->head_dim, half = g->head_dim / 2;
+  size_t kv = (size_t)g->num_layers * R * g->num_kv_heads * c->Tcap * g->head_dim, half = g->head_dim / 2;
   const size_t f = sizeof(float), i = sizeof(int32_t);
   c->slots = m->be->parallelism ? m->be->parallelism() : 1;
   if (c->slots < 1) c->slots = 1;
@@ -54,7 +56,7 @@ lpo_kvcache *lpo_kvcache_new(const lpo_model *m, int rows, int max_seq, int chun
     { "x", (void **)&c->x, n * C * f }, { "ln", (void **)&c->ln, n * C * f },
     { "qkv", (void **)&c->qkv, n * lpo_qkv(g) * f }, { "atty", (void **)&c->atty, n * lpo_qd(g) * f },
     { "gu", (void **)&c->gu, n * 2 * F * f }, { "h", (void **)&c->h, n * F * f }, { "rstd", (void **)&c->rstd, n * f },
-    { "att", (void **)&c->att, (size_t)c->slots * max_seq * f }, { "last", (void **)&c->last, R * C * f },
+    { "att", (void **)&c->att, (size_t)c->slots * c->Tcap * f }, { "last", (void **)&c->last, R * C * f },
     { "lrstd", (void **)&c->lrstd, R * f }, { "logits", (void **)&c->logits, R * V * f },
     { "rope_cos", (void **)&c->rope_cos, (size_t)max_seq * half * f },
     { "rope_sin", (void **)&c->rope_sin, (size_t)max_seq * half * f },
@@ -93,13 +95,15 @@ int lpo_kvcache_copy_row(lpo_kvcache *c, int dst, int src) {
     return lpo_set_error("kvcache: copy_row %d <- %d out of range [0, %d)", dst, src, c->rows);
   if (dst == src) return 0;
   const lpo_model_config *g = &c->cfg;
-  size_t head = (size_t)c->Tc * g->head_dim, span = (size_t)c->len[src] * g->head_dim;
+  const int D = g->head_dim;
+  size_t head = (size_t)c->Tcap * D, len = (size_t)c->len[src];
   for (int l = 0; l < g->num_layers; l++)
     for (int h = 0; h < g->num_kv_heads; h++) {
       size_t at_s = (((size_t)l * c->rows + src) * g->num_kv_heads + h) * head;
       size_t at_d = (((size_t)l * c->rows + dst) * g->num_kv_heads + h) * head;
-      memcpy(c->k + at_d, c->k + at_s, span * sizeof(float));
-      memcpy(c->v + at_d, c->v + at_s, span * sizeof(float));
+      for (int d = 0; d < D; d++)   /* K: one run of len keys per channel */
+        memcpy(c->k + at_d + (size_t)d * c->Tcap, c->k + at_s + (size_t)d * c->Tcap, len * sizeof(float));
+      memcpy(c->v + at_d, c->v + at_s, len * D * sizeof(float));
     }
   c->len[dst] = c->len[src];
   return 0;
@@ -120,7 +124,7 @@ static void extend(lpo_model *m, lpo_kvcache *c, int n) {
     lpo_rope_tables(c->rope_cos, c->rope_sin, g, c->Tc, key);   /* key 0: unscaled */
     c->rope_key = key;
   }
-  size_t layer_kv = (size_t)c->rows * Hkv * c->Tc * D;
+  size_t layer_kv = (size_t)c->rows * Hkv * c->Tcap * D;
   be->embedding_forward(c->x, c->tok, m->p.wte, n, C);
   for (int l = 0; l < g->num_layers; l++) {
     const float *bqkv = m->p.bqkv ? m->p.bqkv + (size_t)l * QKV : NULL;
@@ -130,8 +134,8 @@ static void extend(lpo_model *m, lpo_kvcache *c, int n) {
     be->matmul_forward(c->qkv, c->ln, m->p.wqkv + (size_t)l * QKV * C, bqkv, n, C, QKV, 0);
     be->rope_forward(c->qkv, c->pos, c->rope_cos, c->rope_sin, n, Hq, D, QKV);
     be->rope_forward(c->qkv + QD, c->pos, c->rope_cos, c->rope_sin, n, Hkv, D, QKV);
-    be->kv_store(K, Vc, c->qkv, c->row, c->pos, n, Hq, Hkv, D, c->Tc);
-    be->attention_cached(c->atty, c->qkv, QKV, K, Vc, c->row, c->pos, n, Hq, Hkv, D, c->Tc, c->att, c->slots);
+    be->kv_store(K, Vc, c->qkv, c->row, c->pos, n, Hq, Hkv, D, c->Tcap);
+    be->attention_cached(c->atty, c->qkv, QKV, K, Vc, c->row, c->pos, n, Hq, Hkv, D, c->Tcap, c->att, c->slots);
     be->matmul_forward(c->x, c->atty, m->p.wo + (size_t)l * C * QD, bo, n, QD, C, 1);
     be->rmsnorm_forward(c->ln, c->rstd, c->x, m->p.ln2 + (size_t)l * C, n, C, eps);
     be->matmul_forward(c->gu, c->ln, m->p.wgu + (size_t)l * 2 * F * C, NULL, n, C, 2 * F, 0);

@@ -48,8 +48,8 @@ static void test_exp(void) {
   CHECK(lpo_expf(-1000.0f) == 0.0f && lpo_expf(-INFINITY) == 0.0f && isfinite(lpo_expf(1000.0f)));
 }
 
-static void test_matmul(const lpo_backend *f, const lpo_backend *r) {
-  int N = 33, IC = 70, OC = 45;
+static void test_matmul(const lpo_backend *f, const lpo_backend *r, int N) {
+  int IC = 70, OC = 45;
   float *x = randv((size_t)N * IC, 1), *w = randv((size_t)OC * IC, 1), *b = randv(OC, 1), *dy = randv((size_t)N * OC, 1);
   float *y1 = randv((size_t)N * OC, 1), *y2 = copyv(y1, (size_t)N * OC);
   f->matmul_forward(y1, x, w, b, N, IC, OC, 1);
@@ -234,7 +234,9 @@ int main(void) {
   lpo_philox_init(&rng, 12345, 0);
   const lpo_backend *f = lpo_backend_cpu(), *r = lpo_backend_cpu_ref();
   test_exp();
-  test_matmul(f, r);
+  test_matmul(f, r, 33);   /* sgemm */
+  test_matmul(f, r, 7);    /* few rows: the skinny kernel (4 x 4 blocks, tails in both) */
+  test_matmul(f, r, 1);
   test_rmsnorm_swiglu(f, r);
   /* 150 = several 8-row blocks and a short last one; D = 64 (4-vector path), 16, 20
    * (one vector + scalar tail), 6; T = 5 (one short block) */

@@ -101,5 +101,13 @@ int main(void) {
       "\"num_hidden_layers\":2,\"num_attention_heads\":4,\"num_key_value_heads\":4,\"initializer_range\":0.2,"
       "\"tie_word_embeddings\":true,\"max_position_embeddings\":64,"
       "\"rope_scaling\":{\"type\":\"linear\",\"factor\":2.0}}");
+  /* head_dim 64 (the 4-vector paths of the cached attention) with GQA 4/1, and 20 (one
+   * vector + a scalar tail) */
+  run("llama head_dim 64, GQA 4/1",
+      "{\"model_type\":\"llama\",\"vocab_size\":97,\"hidden_size\":64,\"intermediate_size\":64,"
+      "\"num_hidden_layers\":1,\"num_attention_heads\":4,\"num_key_value_heads\":1,\"head_dim\":64,\"initializer_range\":0.2}");
+  run("qwen2 head_dim 20",
+      "{\"model_type\":\"qwen2\",\"vocab_size\":97,\"hidden_size\":40,\"intermediate_size\":64,"
+      "\"num_hidden_layers\":1,\"num_attention_heads\":2,\"num_key_value_heads\":2,\"initializer_range\":0.2}");
   return check_done("test_model_kvcache");
 }

@@ -108,6 +108,12 @@ local function peer_server(cfg, B, T, threads)
     return nil, "the PyTorch peer failed to start"
   end
   local info = json.decode(line)
+  if info.error then
+    req:close()
+    proc:close()
+    os.execute("rm -rf '" .. dir .. "'")
+    return nil, "the PyTorch peer failed: " .. tostring(info.error)
+  end
   local function step()
     req:write("step\n")
     req:flush()

@@ -130,6 +130,29 @@ T.case("kv cache decode equals full logits", function()
   T.raises(function() cache:decode({ 1000, false }) end, "out of range for vocab_size 300")
 end)
 
+T.case("AdamW through m:optimizer raises the log-likelihood of a batch", function()
+  local m = model.new({ model_type = "qwen2", vocab_size = 40, hidden_size = 32, intermediate_size = 48,
+                        num_hidden_layers = 2, num_attention_heads = 4, num_key_value_heads = 2 }, { seed = 5 })
+  local opt = m:optimizer { lr = 1e-2, weight_decay = 0.01, max_grad_norm = 1.0 }
+  local batch = { tokens = { { 1, 5, 9, 13, 17, 21, 25 }, { 2, 4, 6, 8, 10 } }, prompt_lens = { 2, 1 } }
+  local first, last
+  for step = 1, 15 do
+    m:zero_grad()
+    local seq = m:logprobs(batch, { grad = true })
+    local total = seq[1] + seq[2]
+    first = first or total
+    last = total
+    m:backward({ -1, -1 })            -- loss = -(seq1 + seq2)
+    opt:step()
+  end
+  T.truthy(last > first + 5, string.format("log-likelihood %.3f -> %.3f", first, last))
+  T.eq(opt:state().step, 15, "optimizer steps")
+  -- no decay on norms and biases: their ranges came from m:tensors()
+  local nd = 0
+  for _, t in ipairs(m:tensors()) do if not t.decay then nd = nd + 1 end end
+  T.truthy(nd > 0, "no-decay tensors")
+end)
+
 T.case("errors name the problem", function()
   T.raises(function() model.load("/nonexistent/dir") end, "/nonexistent/dir/config.json: cannot open")
   T.raises(function() model.new({ model_type = "gpt2" }) end, "model_type 'gpt2' is not supported")

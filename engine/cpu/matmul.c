@@ -71,9 +71,10 @@ typedef float v16 __attribute__((vector_size(64), aligned(4), may_alias));
 
 typedef struct skinny_job { float *out; const float *inp, *w; int N, IC, OC, accumulate; } skinny_job;
 
-static inline float hsum16(v16 v) {
+/* (by pointer: a vector passed by value would change the ABI between the clones) */
+static inline float hsum16(const v16 *v) {
   float s = 0.0f;
-  for (int i = 0; i < 16; i++) s += v[i];
+  for (int i = 0; i < 16; i++) s += (*v)[i];
   return s;
 }
 
@@ -95,7 +96,7 @@ LPO_HOT static void skinny_task(void *ctx, int b0, int b1, int tid) {
           const float *x = j->inp + (size_t)n * IC, *w = j->w + (size_t)oo * IC;
           v16 a = { 0 };
           for (int c = 0; c < C16; c += 16) a += ld16(x + c) * ld16(w + c);
-          float r = hsum16(a) + dot_tail(x, w, C16, IC);
+          float r = hsum16(&a) + dot_tail(x, w, C16, IC);
           float *y = j->out + (size_t)n * OC + oo;
           *y = j->accumulate ? *y + r : r;
         }
@@ -119,7 +120,7 @@ LPO_HOT static void skinny_task(void *ctx, int b0, int b1, int tid) {
       }
       for (int a = 0; a < nb; a++)
         for (int b = 0; b < 4; b++) {
-          float r = hsum16(acc[a][b]) + dot_tail(x0 + (size_t)a * IC, w0 + (size_t)b * IC, C16, IC);
+          float r = hsum16(&acc[a][b]) + dot_tail(x0 + (size_t)a * IC, w0 + (size_t)b * IC, C16, IC);
           float *y = j->out + (size_t)(n + a) * OC + o + b;
           *y = j->accumulate ? *y + r : r;
         }

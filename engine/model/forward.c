@@ -75,8 +75,8 @@ static void forward_body(lpo_model *m, const int32_t *tokens, int B, int T) {
     const float *bo = m->p.bo ? m->p.bo + (size_t)l * C : NULL;
     be->rmsnorm_forward(a->ln, x.rstd1, x.xin, m->p.ln1 + (size_t)l * C, N, C, eps);
     be->matmul_forward(x.qkv, a->ln, m->p.wqkv + (size_t)l * QKV * C, bqkv, N, C, QKV, 0);
-    be->rope_forward(x.qkv, a->pos, a->rope_cos, a->rope_sin, N, Hq, D, QKV);
-    be->rope_forward(x.qkv + QD, a->pos, a->rope_cos, a->rope_sin, N, Hkv, D, QKV);
+    /* q heads then k heads are adjacent in a row: one rotation over Hq + Hkv heads */
+    be->rope_forward(x.qkv, a->pos, a->rope_cos, a->rope_sin, N, Hq + Hkv, D, QKV);
     be->attention_forward(x.atty, x.lse, x.qkv, B, T, Hq, Hkv, D, a->att, m->att_slots);
     be->copy(x.res2, x.xin, (size_t)N * C);
     be->matmul_forward(x.res2, x.atty, m->p.wo + (size_t)l * C * QD, bo, N, QD, C, 1);
@@ -170,8 +170,7 @@ static void backward_all(lpo_model *m) {
                         p->wo + lC * QD, N, QD, C);
     be->zero(a->dqkv, (size_t)N * QKV);
     be->attention_backward(a->dqkv, a->datty, x.atty, x.lse, x.qkv, B, T, Hq, Hkv, D, a->att, m->att_slots);
-    be->rope_backward(a->dqkv, a->pos, a->rope_cos, a->rope_sin, N, Hq, D, QKV);
-    be->rope_backward(a->dqkv + QD, a->pos, a->rope_cos, a->rope_sin, N, Hkv, D, QKV);
+    be->rope_backward(a->dqkv, a->pos, a->rope_cos, a->rope_sin, N, Hq + Hkv, D, QKV);
     be->rmsnorm_forward(a->ln, x.rstd1, x.xin, p->ln1 + lC, N, C, eps);
     be->zero(a->dln, (size_t)N * C);
     be->matmul_backward(a->dln, g->wqkv + (size_t)l * QKV * C, g->bqkv ? g->bqkv + (size_t)l * QKV : NULL,

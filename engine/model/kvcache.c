@@ -132,8 +132,7 @@ static void extend(lpo_model *m, lpo_kvcache *c, int n) {
     float *K = c->k + l * layer_kv, *Vc = c->v + l * layer_kv;
     be->rmsnorm_forward(c->ln, c->rstd, c->x, m->p.ln1 + (size_t)l * C, n, C, eps);
     be->matmul_forward(c->qkv, c->ln, m->p.wqkv + (size_t)l * QKV * C, bqkv, n, C, QKV, 0);
-    be->rope_forward(c->qkv, c->pos, c->rope_cos, c->rope_sin, n, Hq, D, QKV);
-    be->rope_forward(c->qkv + QD, c->pos, c->rope_cos, c->rope_sin, n, Hkv, D, QKV);
+    be->rope_forward(c->qkv, c->pos, c->rope_cos, c->rope_sin, n, Hq + Hkv, D, QKV);   /* q and k heads */
     be->kv_store(K, Vc, c->qkv, c->row, c->pos, n, Hq, Hkv, D, c->Tcap);
     be->attention_cached(c->atty, c->qkv, QKV, K, Vc, c->row, c->pos, n, Hq, Hkv, D, c->Tcap, c->att, c->slots);
     be->matmul_forward(c->x, c->atty, m->p.wo + (size_t)l * C * QD, bo, n, QD, C, 1);

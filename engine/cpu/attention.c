@@ -107,9 +107,27 @@ static inline __attribute__((always_inline)) void rows8(float *O, int ldo, const
     }
 }
 
-/* Y[j][:] += sum_{r<8} W[r][j] X[r][:] for j < n: the 8 rows of X stay in registers. */
-static inline __attribute__((always_inline)) void cols8(float *Y, int ldy, const float *W, int ldw, const float *X, int ldx, int n, int D) {
+/* Y[j][:] += sum_{r<8} W[r][j] X[r][:] for j < n: 32 channels of the 8 rows of X stay in
+ * registers, so each W[r][j] loaded serves two vectors. */
+static inline __attribute__((always_inline)) void cols8(float *Y, int ldy, const float *W, int ldw, const float *X,
+                                                        int ldx, int n, int D) {
   int c = 0;
+  for (; c + 32 <= D; c += 32) {
+    v16 x0[RB], x1[RB];
+    for (int r = 0; r < RB; r++) { x0[r] = ld16(X + (size_t)r * ldx + c); x1[r] = ld16(X + (size_t)r * ldx + c + 16); }
+    for (int j = 0; j < n; j++) {
+      float *y = Y + (size_t)j * ldy + c;
+      v16 a0 = ld16(y), a1 = ld16(y + 16);
+#pragma GCC unroll 8
+      for (int r = 0; r < RB; r++) {
+        float w = W[(size_t)r * ldw + j];
+        a0 += w * x0[r];
+        a1 += w * x1[r];
+      }
+      st16(y, a0);
+      st16(y + 16, a1);
+    }
+  }
   for (; c + 16 <= D; c += 16) {
     v16 x[RB];
     for (int r = 0; r < RB; r++) x[r] = ld16(X + (size_t)r * ldx + c);

@@ -1,23 +1,23 @@
 /* forward.c — the transformer's forward and backward passes and the sequence
  * log-probabilities built on them. Every op goes through the backend table m->be.
  *
- * One layer (x: residual stream [N,C], N = B*T rows):
- *   ln   = rmsnorm(x) * ln1                         rstd1 kept
- *   qkv  = ln Wqkv^T + bqkv,  rotary on q and k     kept (after rotary)
- *   atty = causal GQA attention(qkv)                kept, with lse
- *   res2 = x + atty Wo^T + bo                       kept
- *   ln   = rmsnorm(res2) * ln2                      rstd2 kept
- *   gu   = ln Wgu^T;  h = silu(gu_gate) * gu_up     gu kept
+ * One layer (x: residual stream [N,C], N = B*T rows), everything kept for backward:
+ *   ln1  = rmsnorm(x) * w1                          (and rstd1)
+ *   qkv  = ln1 Wqkv^T + bqkv,  rotary on q and k    (after rotary)
+ *   atty = causal GQA attention(qkv)                (and lse per score row)
+ *   res2 = x + atty Wo^T + bo
+ *   ln2  = rmsnorm(res2) * w2                       (and rstd2)
+ *   gu   = ln2 Wgu^T;  h = silu(gu_gate) * gu_up
  *   x'   = res2 + h Wd^T
- * Backward recomputes ln (both) and h from what was kept: elementwise work that saves
- * 2C + F floats per token per layer of activation memory.
+ * (Keeping ln1, ln2 and h costs 2C + F floats per token per layer and saves recomputing
+ * them in backward; in inference one set of buffers serves every layer.)
  * The head runs only on the rows whose next token is a target (mask != 0). */
 #include "model/model.h"
 #include <math.h>
 #include <string.h>
 
 /* Per-layer activation pointers: layer stride 0 in inference so one set is reused. */
-typedef struct layer_acts { float *xin, *xout, *rstd1, *qkv, *atty, *lse, *res2, *rstd2, *gu; } layer_acts;
+typedef struct layer_acts { float *xin, *xout, *rstd1, *ln1, *qkv, *atty, *lse, *res2, *rstd2, *ln2, *gu, *h; } layer_acts;
 
 static layer_acts layer(const lpo_model *m, int l) {
   const lpo_model_config *c = &m->cfg;
@@ -25,10 +25,10 @@ static layer_acts layer(const lpo_model *m, int l) {
   size_t ls1 = m->train ? (size_t)l + 1 : 0;
   layer_acts r = {
     .xin = m->a.resid + ls * Nm * C, .xout = m->a.resid + ls1 * Nm * C,
-    .rstd1 = m->a.rstd1 + ls * Nm, .qkv = m->a.qkv + ls * Nm * lpo_qkv(c),
+    .rstd1 = m->a.rstd1 + ls * Nm, .ln1 = m->a.ln1 + ls * Nm * C, .qkv = m->a.qkv + ls * Nm * lpo_qkv(c),
     .atty = m->a.atty + ls * Nm * lpo_qd(c), .lse = m->a.lse + ls * Nm * c->num_heads,
-    .res2 = m->a.res2 + ls * Nm * C, .rstd2 = m->a.rstd2 + ls * Nm,
-    .gu = m->a.gu + ls * Nm * 2 * c->intermediate_size,
+    .res2 = m->a.res2 + ls * Nm * C, .rstd2 = m->a.rstd2 + ls * Nm, .ln2 = m->a.ln2 + ls * Nm * C,
+    .gu = m->a.gu + ls * Nm * 2 * c->intermediate_size, .h = m->a.h + ls * Nm * c->intermediate_size,
   };
   return r;
 }
@@ -73,18 +73,18 @@ static void forward_body(lpo_model *m, const int32_t *tokens, int B, int T) {
     layer_acts x = layer(m, l);
     const float *bqkv = m->p.bqkv ? m->p.bqkv + (size_t)l * QKV : NULL;
     const float *bo = m->p.bo ? m->p.bo + (size_t)l * C : NULL;
-    be->rmsnorm_forward(a->ln, x.rstd1, x.xin, m->p.ln1 + (size_t)l * C, N, C, eps);
-    be->matmul_forward(x.qkv, a->ln, m->p.wqkv + (size_t)l * QKV * C, bqkv, N, C, QKV, 0);
+    be->rmsnorm_forward(x.ln1, x.rstd1, x.xin, m->p.ln1 + (size_t)l * C, N, C, eps);
+    be->matmul_forward(x.qkv, x.ln1, m->p.wqkv + (size_t)l * QKV * C, bqkv, N, C, QKV, 0);
     /* q heads then k heads are adjacent in a row: one rotation over Hq + Hkv heads */
     be->rope_forward(x.qkv, a->pos, a->rope_cos, a->rope_sin, N, Hq + Hkv, D, QKV);
     be->attention_forward(x.atty, x.lse, x.qkv, B, T, Hq, Hkv, D, a->att, m->att_slots);
     be->copy(x.res2, x.xin, (size_t)N * C);
     be->matmul_forward(x.res2, x.atty, m->p.wo + (size_t)l * C * QD, bo, N, QD, C, 1);
-    be->rmsnorm_forward(a->ln, x.rstd2, x.res2, m->p.ln2 + (size_t)l * C, N, C, eps);
-    be->matmul_forward(x.gu, a->ln, m->p.wgu + (size_t)l * 2 * F * C, NULL, N, C, 2 * F, 0);
-    be->swiglu_forward(a->h, x.gu, N, F);
+    be->rmsnorm_forward(x.ln2, x.rstd2, x.res2, m->p.ln2 + (size_t)l * C, N, C, eps);
+    be->matmul_forward(x.gu, x.ln2, m->p.wgu + (size_t)l * 2 * F * C, NULL, N, C, 2 * F, 0);
+    be->swiglu_forward(x.h, x.gu, N, F);
     be->copy(x.xout, x.res2, (size_t)N * C);   /* in inference xout aliases xin: done with it */
-    be->matmul_forward(x.xout, a->h, m->p.wd + (size_t)l * C * F, NULL, N, F, C, 1);
+    be->matmul_forward(x.xout, x.h, m->p.wd + (size_t)l * C * F, NULL, N, F, C, 1);
   }
 }
 
@@ -141,7 +141,6 @@ static void backward_all(lpo_model *m) {
   const int B = m->fB, T = m->fT, M = m->fM, N = B * T;
   const int C = c->hidden_size, F = c->intermediate_size, V = c->vocab_size, Hq = c->num_heads;
   const int Hkv = c->num_kv_heads, D = c->head_dim, QD = lpo_qd(c), QKV = lpo_qkv(c);
-  const float eps = (float)c->rms_norm_eps;
   be->zero(a->dres, (size_t)N * C);
   if (M) {
     be->zero(a->dxsel, (size_t)M * C);
@@ -155,14 +154,12 @@ static void backward_all(lpo_model *m) {
     layer_acts x = layer(m, l);
     size_t lC = (size_t)l * C;
     /* MLP: xout = res2 + h Wd^T */
-    be->rmsnorm_forward(a->ln, x.rstd2, x.res2, p->ln2 + lC, N, C, eps);
-    be->swiglu_forward(a->h, x.gu, N, F);
     be->zero(a->dh, (size_t)N * F);
-    be->matmul_backward(a->dh, g->wd + lC * F, NULL, a->dres, a->h, p->wd + lC * F, N, F, C);
+    be->matmul_backward(a->dh, g->wd + lC * F, NULL, a->dres, x.h, p->wd + lC * F, N, F, C);
     be->zero(a->dgu, (size_t)N * 2 * F);
     be->swiglu_backward(a->dgu, a->dh, x.gu, N, F);
     be->zero(a->dln, (size_t)N * C);
-    be->matmul_backward(a->dln, g->wgu + lC * 2 * F, NULL, a->dgu, a->ln, p->wgu + lC * 2 * F, N, C, 2 * F);
+    be->matmul_backward(a->dln, g->wgu + lC * 2 * F, NULL, a->dgu, x.ln2, p->wgu + lC * 2 * F, N, C, 2 * F);
     be->rmsnorm_backward(a->dres, g->ln2 + lC, a->dln, x.res2, p->ln2 + lC, x.rstd2, N, C);
     /* attention: res2 = xin + atty Wo^T + bo */
     be->zero(a->datty, (size_t)N * QD);
@@ -171,10 +168,9 @@ static void backward_all(lpo_model *m) {
     be->zero(a->dqkv, (size_t)N * QKV);
     be->attention_backward(a->dqkv, a->datty, x.atty, x.lse, x.qkv, B, T, Hq, Hkv, D, a->att, m->att_slots);
     be->rope_backward(a->dqkv, a->pos, a->rope_cos, a->rope_sin, N, Hq + Hkv, D, QKV);
-    be->rmsnorm_forward(a->ln, x.rstd1, x.xin, p->ln1 + lC, N, C, eps);
     be->zero(a->dln, (size_t)N * C);
     be->matmul_backward(a->dln, g->wqkv + (size_t)l * QKV * C, g->bqkv ? g->bqkv + (size_t)l * QKV : NULL,
-                        a->dqkv, a->ln, p->wqkv + (size_t)l * QKV * C, N, C, QKV);
+                        a->dqkv, x.ln1, p->wqkv + (size_t)l * QKV * C, N, C, QKV);
     be->rmsnorm_backward(a->dres, g->ln1 + lC, a->dln, x.xin, p->ln1 + lC, x.rstd1, N, C);
   }
   be->embedding_backward(g->wte, a->dres, a->tokens, N, C);

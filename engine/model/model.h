@@ -29,16 +29,16 @@ typedef struct lpo_params {
 typedef struct lpo_acts {
   float *resid;    /* [L+1, N, C] residual stream entering each layer (last: leaving) */
   float *rstd1;    /* [L, N]      input_layernorm 1/rms */
+  float *ln1;      /* [L, N, C]   input_layernorm output */
   float *qkv;      /* [L, N, QKV] projections after bias and rotary */
   float *atty;     /* [L, N, QD]  attention output before o_proj */
   float *lse;      /* [L, B, Hq, T] attention log-sum-exp per score row */
   float *res2;     /* [L, N, C]   residual after attention */
   float *rstd2;    /* [L, N]      post_attention_layernorm 1/rms */
+  float *ln2;      /* [L, N, C]   post_attention_layernorm output */
   float *gu;       /* [L, N, 2F]  gate and up projections */
-  /* scratch, rebuilt when needed (backward recomputes norms and swiglu: cheap, and it
-   * saves 2C + F floats per token per layer) */
-  float *ln;       /* [N, C]  a normalized input */
-  float *h;        /* [N, F]  swiglu output */
+  float *h;        /* [L, N, F]   swiglu output */
+  /* scratch */
   float *att;      /* attention scratch, a slot per thread (backend's attention_scratch) */
   float *rope_cos; /* [T, D/2] */
   float *rope_sin; /* [T, D/2] */

@@ -96,6 +96,18 @@ void lpo_cpu_matmul_backward_ref(float *dinp, float *dw, float *dbias, const flo
  * a task); lpo_cpu_sgemm_par splits C's rows or columns over the pool. */
 void lpo_cpu_sgemm_par(int transA, int transB, int M, int N, int K, float alpha, const float *A,
                        int lda, const float *B, int ldb, float beta, float *C, int ldc);
+/* One product for lpo_cpu_sgemm_pair; by_rows: split C by rows (else by columns). */
+typedef struct gemm_job {
+  int tA, tB, M, N, K, lda, ldb, ldc, by_rows, unit;
+  float alpha, beta;
+  const float *A, *B;
+  float *C;
+} gemm_job;
+gemm_job lpo_cpu_gemm_job(int tA, int tB, int M, int N, int K, float alpha, const float *A, int lda,
+                          const float *B, int ldb, float beta, float *C, int ldc);
+/* Two independent products at once (a backward's dinp and dweight): each half of an even
+ * thread count takes one. */
+void lpo_cpu_sgemm_pair(const gemm_job *a, const gemm_job *b);
 void lpo_cpu_sgemm(int transA, int transB, int M, int N, int K, float alpha, const float *A,
                    int lda, const float *B, int ldb, float beta, float *C, int ldc);
 

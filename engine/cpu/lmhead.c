@@ -88,8 +88,14 @@ void lpo_cpu_lmhead_backward(float *dx, float *dw, float *buf, const float *dlog
     if (!kept) lpo_cpu_sgemm_par(0, 1, mc, V, C, 1.0f, xc, C, w, C, 0.0f, buf, V);
     head_job j = { .buf = buf, .lse_in = lse, .dlogp = dlogp, .targets = targets, .V = V, .m0 = m0, .recompute = !kept };
     lpo_cpu_parallel(dlogits_task, &j, mc, 0);
-    if (dx) lpo_cpu_sgemm_par(0, 0, mc, C, V, 1.0f, buf, V, w, C, 1.0f, dx + (size_t)m0 * C, C);
-    if (dw) lpo_cpu_sgemm_par(1, 0, V, C, mc, 1.0f, buf, V, xc, C, 1.0f, dw, C);
+    if (dx && dw) {   /* independent products: one per half of the threads */
+      gemm_job a = lpo_cpu_gemm_job(0, 0, mc, C, V, 1.0f, buf, V, w, C, 1.0f, dx + (size_t)m0 * C, C);
+      gemm_job b = lpo_cpu_gemm_job(1, 0, V, C, mc, 1.0f, buf, V, xc, C, 1.0f, dw, C);
+      lpo_cpu_sgemm_pair(&a, &b);
+    } else {
+      if (dx) lpo_cpu_sgemm_par(0, 0, mc, C, V, 1.0f, buf, V, w, C, 1.0f, dx + (size_t)m0 * C, C);
+      if (dw) lpo_cpu_sgemm_par(1, 0, V, C, mc, 1.0f, buf, V, xc, C, 1.0f, dw, C);
+    }
   }
 }
 

@@ -25,14 +25,7 @@ void lpo_cpu_sgemm(int transA, int transB, int M, int N, int K, float alpha, con
 }
 
 /* Splits C into blocks of rows (or of columns when C is wide and short), aligned to 16 so
- * every block keeps whole SIMD panels. */
-typedef struct gemm_job {
-  int tA, tB, M, N, K, lda, ldb, ldc, by_rows, unit;
-  float alpha, beta;
-  const float *A, *B;
-  float *C;
-} gemm_job;
-
+ * every block keeps whole SIMD panels (gemm_job: cpu.h). */
 static void gemm_task(void *ctx, int t0, int t1, int tid) {
   (void)tid;
   const gemm_job *j = ctx;
@@ -164,10 +157,49 @@ void lpo_cpu_matmul_forward(float *out, const float *inp, const float *w, const 
   }
 }
 
+/* The two products of a backward are independent and cost the same (N*IC*OC each): with
+ * an even thread count each half of the threads takes one of them whole, which keeps the
+ * products large (fewer, bigger BLAS calls, no weight panel packed twice). */
+typedef struct pair_job { gemm_job g[2]; int k; } pair_job;
+
+static void pair_task(void *ctx, int t0, int t1, int tid) {
+  (void)tid;
+  pair_job *p = ctx;
+  for (int t = t0; t < t1; t++) {
+    gemm_job *j = &p->g[t / p->k];
+    int len = j->by_rows ? j->M : j->N, part = t % p->k;
+    int units = (len + j->unit - 1) / j->unit;
+    gemm_task(j, (int)((int64_t)units * part / p->k), (int)((int64_t)units * (part + 1) / p->k), 0);
+  }
+}
+
+void lpo_cpu_sgemm_pair(const gemm_job *a, const gemm_job *b) {
+  int nt = lpo_cpu_threads();
+  if (nt < 2 || nt % 2) {
+    lpo_cpu_sgemm_par(a->tA, a->tB, a->M, a->N, a->K, a->alpha, a->A, a->lda, a->B, a->ldb, a->beta, a->C, a->ldc);
+    lpo_cpu_sgemm_par(b->tA, b->tB, b->M, b->N, b->K, b->alpha, b->A, b->lda, b->B, b->ldb, b->beta, b->C, b->ldc);
+    return;
+  }
+  pair_job p = { { *a, *b }, nt / 2 };
+  lpo_cpu_parallel(pair_task, &p, nt, 0);
+}
+
+gemm_job lpo_cpu_gemm_job(int tA, int tB, int M, int N, int K, float alpha, const float *A, int lda,
+                          const float *B, int ldb, float beta, float *C, int ldc) {
+  gemm_job j = { tA, tB, M, N, K, lda, ldb, ldc, M >= N || M >= 128, 16, alpha, beta, A, B, C };
+  return j;
+}
+
 void lpo_cpu_matmul_backward(float *dinp, float *dw, float *dbias, const float *dout,
                              const float *inp, const float *w, int N, int IC, int OC) {
-  if (dinp) lpo_cpu_sgemm_par(0, 0, N, IC, OC, 1.0f, dout, OC, w, IC, 1.0f, dinp, IC);
-  if (dw) lpo_cpu_sgemm_par(1, 0, OC, IC, N, 1.0f, dout, OC, inp, IC, 1.0f, dw, IC);
+  if (dinp && dw && (double)N * IC * OC >= 1.5e6) {
+    gemm_job a = lpo_cpu_gemm_job(0, 0, N, IC, OC, 1.0f, dout, OC, w, IC, 1.0f, dinp, IC);
+    gemm_job b = lpo_cpu_gemm_job(1, 0, OC, IC, N, 1.0f, dout, OC, inp, IC, 1.0f, dw, IC);
+    lpo_cpu_sgemm_pair(&a, &b);
+  } else {
+    if (dinp) lpo_cpu_sgemm_par(0, 0, N, IC, OC, 1.0f, dout, OC, w, IC, 1.0f, dinp, IC);
+    if (dw) lpo_cpu_sgemm_par(1, 0, OC, IC, N, 1.0f, dout, OC, inp, IC, 1.0f, dw, IC);
+  }
   if (dbias) {
     bias_job j = { dbias, NULL, dout, N, OC };
     lpo_cpu_parallel(sum_rows_task, &j, (OC + 15) / 16, 0);

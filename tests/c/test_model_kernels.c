@@ -235,6 +235,7 @@ int main(void) {
   const lpo_backend *f = lpo_backend_cpu(), *r = lpo_backend_cpu_ref();
   test_exp();
   test_matmul(f, r, 33);   /* sgemm */
+  test_matmul(f, r, 300);  /* big enough for the paired backward products */
   test_matmul(f, r, 7);    /* few rows: the skinny kernel (4 x 4 blocks, tails in both) */
   test_matmul(f, r, 1);
   test_rmsnorm_swiglu(f, r);

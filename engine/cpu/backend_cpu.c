@@ -6,8 +6,28 @@
 #include <time.h>
 #include "lpo.h"
 
-static void zero(float *x, size_t n) { memset(x, 0, n * sizeof(float)); }
-static void copy(float *dst, const float *src, size_t n) { memcpy(dst, src, n * sizeof(float)); }
+/* zero and copy: big buffers (gradients, activations) split over the pool in 64 KiB
+ * pieces, so a memset is not the serial part of a parallel step. */
+typedef struct mem_job { float *dst; const float *src; size_t n; } mem_job;
+enum { PIECE = 16384 };   /* floats */
+
+static void mem_task(void *ctx, int t0, int t1, int tid) {
+  (void)tid;
+  const mem_job *j = ctx;
+  size_t a = (size_t)t0 * PIECE, b = (size_t)t1 * PIECE < j->n ? (size_t)t1 * PIECE : j->n;
+  if (j->src) memcpy(j->dst + a, j->src + a, (b - a) * sizeof(float));
+  else memset(j->dst + a, 0, (b - a) * sizeof(float));
+}
+
+static void zero(float *x, size_t n) {
+  mem_job j = { x, NULL, n };
+  lpo_cpu_parallel(mem_task, &j, (int)((n + PIECE - 1) / PIECE), 0);
+}
+
+static void copy(float *dst, const float *src, size_t n) {
+  mem_job j = { dst, src, n };
+  lpo_cpu_parallel(mem_task, &j, (int)((n + PIECE - 1) / PIECE), 0);
+}
 
 static const lpo_backend cpu_fast = {
   .name = "cpu",

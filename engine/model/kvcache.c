@@ -19,6 +19,7 @@
 
 struct lpo_kvcache {
   lpo_model_config cfg;            /* the model it was made for (checked at each use) */
+  const lpo_backend *be;           /* whose memory K and V live in */
   int rows, Tc, Tcap, chunk, nmax; /* Tc = max_seq; Tcap = Tc rounded up to 16;
                                       nmax = rows * chunk tokens per step */
   int slots;                       /* attention scratch slots (threads) */
@@ -44,6 +45,7 @@ lpo_kvcache *lpo_kvcache_new(const lpo_model *m, int rows, int max_seq, int chun
   if (!c) { lpo_set_error("kvcache: out of memory"); return NULL; }
   const lpo_model_config *g = &m->cfg;
   c->cfg = *g;
+  c->be = m->be;
   c->rows = rows; c->Tc = max_seq; c->Tcap = (max_seq + 15) & ~15; c->chunk = chunk < max_seq ? chunk : max_seq;
   c->nmax = rows * c->chunk;
   size_t n = (size_t)c->nmax, R = rows, C = g->hidden_size, F = g->intermediate_size, V = g->vocab_size;
@@ -102,8 +104,8 @@ int lpo_kvcache_copy_row(lpo_kvcache *c, int dst, int src) {
       size_t at_s = (((size_t)l * c->rows + src) * g->num_kv_heads + h) * head;
       size_t at_d = (((size_t)l * c->rows + dst) * g->num_kv_heads + h) * head;
       for (int d = 0; d < D; d++)   /* K: one run of len keys per channel */
-        memcpy(c->k + at_d + (size_t)d * c->Tcap, c->k + at_s + (size_t)d * c->Tcap, len * sizeof(float));
-      memcpy(c->v + at_d, c->v + at_s, len * D * sizeof(float));
+        c->be->copy(c->k + at_d + (size_t)d * c->Tcap, c->k + at_s + (size_t)d * c->Tcap, len);
+      c->be->copy(c->v + at_d, c->v + at_s, len * D);
     }
   c->len[dst] = c->len[src];
   return 0;

@@ -281,7 +281,7 @@ int lpo_model_find_tensor(const lpo_model *m, const char *name) {
 }
 
 void lpo_model_zero_grad(lpo_model *m) {
-  if (m->grads_mem) memset(m->grads_mem, 0, (size_t)m->nparams * sizeof(float));
+  if (m->grads_mem) m->be->zero(m->grads_mem, (size_t)m->nparams);
 }
 
 double lpo_model_flops_per_token(const lpo_model *m, int T, int backward) {

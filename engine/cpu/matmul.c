@@ -1,0 +1,209 @@
+/* matmul.c — the linear layer, y = x W^T + b, forward and backward.
+ *
+ * Weights are stored as Hugging Face stores them, [OC, IC] row-major ("out features" by
+ * "in features"), so a checkpoint tensor maps onto our buffer without a transpose.
+ *   forward:  out[N,OC]  = inp[N,IC] . w[OC,IC]^T (+ bias)       sgemm NT
+ *   backward: dinp[N,IC] += dout[N,OC] . w[OC,IC]                  sgemm NN
+ *             dw[OC,IC]  += dout[N,OC]^T . inp[N,IC]               sgemm TN
+ *             dbias[OC]  += sum over n of dout[n,:]
+ * The fast path hands the products to single-threaded OpenBLAS calls on blocks of the
+ * output, one block per pool thread (lpo_cpu_sgemm_par); the reference is the textbook
+ * triple loop with a double accumulator. */
+#include "cpu/cpu.h"
+#include <cblas.h>
+
+void lpo_cpu_sgemm(int transA, int transB, int M, int N, int K, float alpha, const float *A,
+                   int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0) {   /* BLAS would still scale C by beta; keep that meaning */
+    for (int i = 0; i < M; i++)
+      for (int j = 0; j < N; j++) C[(size_t)i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[(size_t)i * ldc + j];
+    return;
+  }
+  cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+              M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+/* Splits C into blocks of rows (or of columns when C is wide and short), aligned to 16 so
+ * every block keeps whole SIMD panels. */
+typedef struct gemm_job {
+  int tA, tB, M, N, K, lda, ldb, ldc, by_rows, unit;
+  float alpha, beta;
+  const float *A, *B;
+  float *C;
+} gemm_job;
+
+static void gemm_task(void *ctx, int t0, int t1, int tid) {
+  (void)tid;
+  const gemm_job *j = ctx;
+  int lo = t0 * j->unit, hi = t1 * j->unit;
+  if (j->by_rows) {
+    if (hi > j->M) hi = j->M;
+    const float *A = j->tA ? j->A + lo : j->A + (size_t)lo * j->lda;
+    lpo_cpu_sgemm(j->tA, j->tB, hi - lo, j->N, j->K, j->alpha, A, j->lda, j->B, j->ldb, j->beta,
+                  j->C + (size_t)lo * j->ldc, j->ldc);
+  } else {
+    if (hi > j->N) hi = j->N;
+    const float *B = j->tB ? j->B + (size_t)lo * j->ldb : j->B + lo;
+    lpo_cpu_sgemm(j->tA, j->tB, j->M, hi - lo, j->K, j->alpha, j->A, j->lda, B, j->ldb, j->beta,
+                  j->C + lo, j->ldc);
+  }
+}
+
+void lpo_cpu_sgemm_par(int transA, int transB, int M, int N, int K, float alpha, const float *A,
+                       int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+  int nt = lpo_cpu_threads();
+  /* Small products are not worth a fork-join. */
+  if (nt <= 1 || (double)M * N * K < 1.5e6) {
+    lpo_cpu_sgemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+  gemm_job j = { transA, transB, M, N, K, lda, ldb, ldc, M >= N || M >= 64 * nt, 16, alpha, beta, A, B, C };
+  int len = j.by_rows ? M : N;
+  lpo_cpu_parallel(gemm_task, &j, (len + 15) / 16, 0);
+}
+
+/* Few rows (decoding one token per sequence): sgemm would spend most of its time packing
+ * the weight matrix, so instead each weight row is read once and dotted with every input
+ * row, 4 inputs x 4 weight rows at a time in vector registers. Tasks: blocks of 4 outputs. */
+typedef float v16 __attribute__((vector_size(64), aligned(4), may_alias));
+#define ld16(p) (*(const v16 *)(p))
+
+typedef struct skinny_job { float *out; const float *inp, *w; int N, IC, OC, accumulate; } skinny_job;
+
+static inline float hsum16(v16 v) {
+  float s = 0.0f;
+  for (int i = 0; i < 16; i++) s += v[i];
+  return s;
+}
+
+static inline float dot_tail(const float *a, const float *b, int c0, int n) {
+  float s = 0.0f;
+  for (int c = c0; c < n; c++) s += a[c] * b[c];
+  return s;
+}
+
+LPO_HOT static void skinny_task(void *ctx, int b0, int b1, int tid) {
+  (void)tid;
+  const skinny_job *j = ctx;
+  const int N = j->N, IC = j->IC, OC = j->OC, C16 = IC & ~15;
+  for (int ob = b0; ob < b1; ob++) {
+    int o = ob * 4;
+    if (o + 4 > OC) {                      /* last, partial block: plain dots */
+      for (int oo = o; oo < OC; oo++)
+        for (int n = 0; n < N; n++) {
+          const float *x = j->inp + (size_t)n * IC, *w = j->w + (size_t)oo * IC;
+          v16 a = { 0 };
+          for (int c = 0; c < C16; c += 16) a += ld16(x + c) * ld16(w + c);
+          float r = hsum16(a) + dot_tail(x, w, C16, IC);
+          float *y = j->out + (size_t)n * OC + oo;
+          *y = j->accumulate ? *y + r : r;
+        }
+      continue;
+    }
+    const float *w0 = j->w + (size_t)o * IC;
+    for (int n = 0; n < N; n += 4) {
+      int nb = N - n < 4 ? N - n : 4;
+      v16 acc[4][4];
+      for (int a = 0; a < 4; a++)
+        for (int b = 0; b < 4; b++) acc[a][b] = (v16){ 0 };
+      const float *x0 = j->inp + (size_t)n * IC;
+      for (int c = 0; c < C16; c += 16) {
+        v16 wv[4];
+        for (int b = 0; b < 4; b++) wv[b] = ld16(w0 + (size_t)b * IC + c);
+        for (int a = 0; a < nb; a++) {
+          v16 xv = ld16(x0 + (size_t)a * IC + c);
+#pragma GCC unroll 4
+          for (int b = 0; b < 4; b++) acc[a][b] += xv * wv[b];
+        }
+      }
+      for (int a = 0; a < nb; a++)
+        for (int b = 0; b < 4; b++) {
+          float r = hsum16(acc[a][b]) + dot_tail(x0 + (size_t)a * IC, w0 + (size_t)b * IC, C16, IC);
+          float *y = j->out + (size_t)(n + a) * OC + o + b;
+          *y = j->accumulate ? *y + r : r;
+        }
+    }
+  }
+}
+
+typedef struct bias_job { float *out; const float *bias; const float *dout; int N, OC; } bias_job;
+
+LPO_HOT static void add_bias_task(void *ctx, int t0, int t1, int tid) {
+  (void)tid;
+  const bias_job *j = ctx;
+  for (int n = t0; n < t1; n++) {
+    float *o = j->out + (size_t)n * j->OC;
+    for (int c = 0; c < j->OC; c++) o[c] += j->bias[c];
+  }
+}
+
+/* Columns split over threads; rows summed in order: a fixed reduction order. */
+LPO_HOT static void sum_rows_task(void *ctx, int t0, int t1, int tid) {
+  (void)tid;
+  const bias_job *j = ctx;
+  int c0 = t0 * 16, c1 = t1 * 16 < j->OC ? t1 * 16 : j->OC;
+  for (int n = 0; n < j->N; n++) {
+    const float *d = j->dout + (size_t)n * j->OC;
+    for (int c = c0; c < c1; c++) j->out[c] += d[c];
+  }
+}
+
+void lpo_cpu_matmul_forward(float *out, const float *inp, const float *w, const float *bias,
+                            int N, int IC, int OC, int accumulate) {
+  if (N <= 8) {
+    skinny_job j = { out, inp, w, N, IC, OC, accumulate };
+    lpo_cpu_parallel(skinny_task, &j, (OC + 3) / 4, 0);
+  } else {
+    lpo_cpu_sgemm_par(0, 1, N, OC, IC, 1.0f, inp, IC, w, IC, accumulate ? 1.0f : 0.0f, out, OC);
+  }
+  if (bias) {
+    bias_job j = { out, bias, NULL, N, OC };
+    lpo_cpu_parallel(add_bias_task, &j, N, 0);
+  }
+}
+
+void lpo_cpu_matmul_backward(float *dinp, float *dw, float *dbias, const float *dout,
+                             const float *inp, const float *w, int N, int IC, int OC) {
+  if (dinp) lpo_cpu_sgemm_par(0, 0, N, IC, OC, 1.0f, dout, OC, w, IC, 1.0f, dinp, IC);
+  if (dw) lpo_cpu_sgemm_par(1, 0, OC, IC, N, 1.0f, dout, OC, inp, IC, 1.0f, dw, IC);
+  if (dbias) {
+    bias_job j = { dbias, NULL, dout, N, OC };
+    lpo_cpu_parallel(sum_rows_task, &j, (OC + 15) / 16, 0);
+  }
+}
+
+void lpo_cpu_matmul_forward_ref(float *out, const float *inp, const float *w, const float *bias,
+                                int N, int IC, int OC, int accumulate) {
+  for (int n = 0; n < N; n++)
+    for (int o = 0; o < OC; o++) {
+      double s = bias ? bias[o] : 0.0;
+      for (int i = 0; i < IC; i++) s += (double)inp[(size_t)n * IC + i] * w[(size_t)o * IC + i];
+      float *y = &out[(size_t)n * OC + o];
+      *y = accumulate ? *y + (float)s : (float)s;
+    }
+}
+
+void lpo_cpu_matmul_backward_ref(float *dinp, float *dw, float *dbias, const float *dout,
+                                 const float *inp, const float *w, int N, int IC, int OC) {
+  if (dinp)
+    for (int n = 0; n < N; n++)
+      for (int i = 0; i < IC; i++) {
+        double s = 0;
+        for (int o = 0; o < OC; o++) s += (double)dout[(size_t)n * OC + o] * w[(size_t)o * IC + i];
+        dinp[(size_t)n * IC + i] += (float)s;
+      }
+  if (dw)
+    for (int o = 0; o < OC; o++)
+      for (int i = 0; i < IC; i++) {
+        double s = 0;
+        for (int n = 0; n < N; n++) s += (double)dout[(size_t)n * OC + o] * inp[(size_t)n * IC + i];
+        dw[(size_t)o * IC + i] += (float)s;
+      }
+  if (dbias)
+    for (int o = 0; o < OC; o++) {
+      double s = 0;
+      for (int n = 0; n < N; n++) s += dout[(size_t)n * OC + o];
+      dbias[o] += (float)s;
+    }
+}

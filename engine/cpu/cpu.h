@@ -1,0 +1,116 @@
+/* cpu.h — internals shared by the CPU kernels: the multiversioning attribute and a
+ * vectorisable exp.
+ *
+ * The build uses -O2 for a generic x86-64, which would leave the hot loops as SSE2
+ * scalar-ish code. LPO_HOT compiles a function three times (AVX-512, AVX2+FMA, baseline)
+ * and picks one at load time by CPUID (GCC target_clones), so one binary runs everywhere
+ * and uses the wide units where they exist. Loops are written so GCC vectorises them
+ * without -ffast-math: reductions keep 16 explicit partial sums (a fixed order, so results
+ * are deterministic on a given machine and build). */
+#ifndef LPO_CPU_H
+#define LPO_CPU_H
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(LPO_NO_CLONES)
+#define LPO_HOT __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define LPO_HOT
+#endif
+
+/* exp(x) for float, within ~2 ulp, written with arithmetic and bit casts only so that it
+ * vectorises inside LPO_HOT loops (glibc's expf is a call the vectoriser cannot inline).
+ * Cody-Waite reduction x = n ln2 + r, |r| <= ln2/2, degree-6 polynomial for e^r, then
+ * scale by 2^n through the exponent bits. Returns 0 below -87.3 (exp underflows to
+ * denormals there; softmax weights that small do not matter) and saturates above 88.3. */
+static inline float lpo_expf(float x) {
+  const float hi = 88.3f, lo = -87.3f;      /* keeps n in [-126, 127] */
+  float xc = x > hi ? hi : x;
+  xc = xc < lo ? lo : xc;
+  const float magic = 12582912.0f;                   /* 1.5 * 2^23: rounds to an integer */
+  float fn = xc * 1.44269504088896341f + magic;
+  fn = fn - magic;
+  float r = xc - fn * 0.693359375f;                  /* ln2 split in a short high part */
+  r = r - fn * -2.12194440e-4f;                      /* and the low remainder */
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  int32_t n = (int32_t)fn;
+  uint32_t bits = (uint32_t)(n + 127) << 23;
+  float scale;
+  memcpy(&scale, &bits, sizeof scale);
+  float y = p * scale;
+  return x < lo ? 0.0f : y;
+}
+
+/* Kernels, one file each; *_ref are the plain-C references (no BLAS, no tricks). */
+void lpo_cpu_matmul_forward(float *out, const float *inp, const float *w, const float *bias,
+                            int N, int IC, int OC, int accumulate);
+void lpo_cpu_matmul_backward(float *dinp, float *dw, float *dbias, const float *dout,
+                             const float *inp, const float *w, int N, int IC, int OC);
+void lpo_cpu_matmul_forward_ref(float *out, const float *inp, const float *w, const float *bias,
+                                int N, int IC, int OC, int accumulate);
+void lpo_cpu_matmul_backward_ref(float *dinp, float *dw, float *dbias, const float *dout,
+                                 const float *inp, const float *w, int N, int IC, int OC);
+/* C = alpha op(A) op(B) + beta C, row-major, through BLAS (used by attention and lmhead). */
+void lpo_cpu_sgemm(int transA, int transB, int M, int N, int K, float alpha, const float *A,
+                   int lda, const float *B, int ldb, float beta, float *C, int ldc);
+
+void lpo_cpu_rmsnorm_forward(float *out, float *rstd, const float *inp, const float *w, int N,
+                             int C, float eps);
+void lpo_cpu_rmsnorm_backward(float *dinp, float *dw, const float *dout, const float *inp,
+                              const float *w, const float *rstd, int N, int C);
+void lpo_cpu_rmsnorm_forward_ref(float *out, float *rstd, const float *inp, const float *w,
+                                 int N, int C, float eps);
+void lpo_cpu_rmsnorm_backward_ref(float *dinp, float *dw, const float *dout, const float *inp,
+                                  const float *w, const float *rstd, int N, int C);
+
+void lpo_cpu_rope_forward(float *x, const int32_t *pos, const float *cos, const float *sin,
+                          int N, int H, int D, int stride);
+void lpo_cpu_rope_backward(float *dx, const int32_t *pos, const float *cos, const float *sin,
+                           int N, int H, int D, int stride);
+
+void lpo_cpu_attention_forward(float *out, float *lse, const float *qkv, int B, int T, int Hq,
+                               int Hkv, int D, float *scratch);
+void lpo_cpu_attention_backward(float *dqkv, const float *dout, const float *out,
+                                const float *lse, const float *qkv, int B, int T, int Hq,
+                                int Hkv, int D, float *scratch);
+void lpo_cpu_attention_forward_ref(float *out, float *lse, const float *qkv, int B, int T,
+                                   int Hq, int Hkv, int D, float *scratch);
+void lpo_cpu_attention_backward_ref(float *dqkv, const float *dout, const float *out,
+                                    const float *lse, const float *qkv, int B, int T, int Hq,
+                                    int Hkv, int D, float *scratch);
+void lpo_cpu_attention_cached(float *out, const float *q, int qstride, const float *kcache,
+                              const float *vcache, const int32_t *row, const int32_t *pos,
+                              int N, int Hq, int Hkv, int D, int Tc, float *scratch);
+void lpo_cpu_kv_store(float *kcache, float *vcache, const float *qkv, const int32_t *row,
+                      const int32_t *pos, int N, int Hq, int Hkv, int D, int Tc);
+
+void lpo_cpu_swiglu_forward(float *h, const float *gu, int N, int F);
+void lpo_cpu_swiglu_backward(float *dgu, const float *dh, const float *gu, int N, int F);
+void lpo_cpu_swiglu_forward_ref(float *h, const float *gu, int N, int F);
+void lpo_cpu_swiglu_backward_ref(float *dgu, const float *dh, const float *gu, int N, int F);
+
+void lpo_cpu_embedding_forward(float *out, const int32_t *tokens, const float *wte, int N, int C);
+void lpo_cpu_embedding_backward(float *dwte, const float *dout, const int32_t *tokens, int N,
+                                int C);
+void lpo_cpu_gather_rows(float *dst, const float *src, const int32_t *idx, int M, int C);
+void lpo_cpu_scatter_add_rows(float *dst, const float *src, const int32_t *idx, int M, int C);
+
+int lpo_cpu_lmhead_forward(float *logp, float *lse, float *buf, const float *x, const float *w,
+                           const int32_t *targets, int M, int C, int V, int cap_rows);
+void lpo_cpu_lmhead_backward(float *dx, float *dw, float *buf, const float *dlogp,
+                             const float *x, const float *w, const int32_t *targets,
+                             const float *lse, int M, int C, int V, int cap_rows, int kept);
+int lpo_cpu_lmhead_forward_ref(float *logp, float *lse, float *buf, const float *x,
+                               const float *w, const int32_t *targets, int M, int C, int V,
+                               int cap_rows);
+void lpo_cpu_lmhead_backward_ref(float *dx, float *dw, float *buf, const float *dlogp,
+                                 const float *x, const float *w, const int32_t *targets,
+                                 const float *lse, int M, int C, int V, int cap_rows, int kept);
+#endif

@@ -1,0 +1,90 @@
+/* lpo_backend.h — the op table the transformer calls: one instance per backend (CPU now,
+ * CUDA later), so engine/model never contains #ifdef CUDA.
+ *
+ * Every op follows llm.c's convention: outputs first, then inputs, then dimensions;
+ * a *_backward op ACCUMULATES (+=) into every gradient it writes, so a caller zeroes
+ * scratch gradients and lets parameter gradients sum over micro-batches.
+ * All pointers are device memory of the backend (host memory for CPU). Shapes use
+ * N = rows (tokens, B*T), C = channels, V = vocabulary, H heads of D dims, F = MLP width. */
+#ifndef LPO_BACKEND_H
+#define LPO_BACKEND_H
+#include <stddef.h>
+#include <stdint.h>
+
+/* LPO_CDEF_BEGIN */
+typedef struct lpo_backend {
+  const char *name;
+  int device;                    /* lpo_alloc device number of the buffers it works on */
+  /* out[N,OC] (+)= inp[N,IC] . w[OC,IC]^T + bias[OC]; bias may be NULL; accumulate=0
+   * overwrites out. */
+  void (*matmul_forward)(float *out, const float *inp, const float *w, const float *bias,
+                         int N, int IC, int OC, int accumulate);
+  /* dinp[N,IC] += dout . w;  dw[OC,IC] += dout^T . inp;  dbias[OC] += sum_n dout.
+   * Any of dinp, dw, dbias may be NULL (not wanted). */
+  void (*matmul_backward)(float *dinp, float *dw, float *dbias, const float *dout,
+                          const float *inp, const float *w, int N, int IC, int OC);
+  /* out[N,C] = w * inp / sqrt(mean(inp^2) + eps); rstd[N] saved for backward. */
+  void (*rmsnorm_forward)(float *out, float *rstd, const float *inp, const float *w,
+                          int N, int C, float eps);
+  void (*rmsnorm_backward)(float *dinp, float *dw, const float *dout, const float *inp,
+                           const float *w, const float *rstd, int N, int C);
+  /* Rotary embedding, in place, HF "rotate_half" layout: for token n and head h, x starts at
+   * x + n*stride + h*D; the pair (i, i+D/2) turns by angle pos[n]*inv_freq[i], read from
+   * tables cos/sin [P, D/2]. Backward turns the gradient back (the op is a rotation, so it
+   * needs no saved input); it overwrites rather than accumulates. */
+  void (*rope_forward)(float *x, const int32_t *pos, const float *cos, const float *sin,
+                       int N, int H, int D, int stride);
+  void (*rope_backward)(float *dx, const int32_t *pos, const float *cos, const float *sin,
+                        int N, int H, int D, int stride);
+  /* Causal grouped-query attention of qkv [B,T,(Hq+2Hkv)*D] (q heads, then k, then v):
+   * out [B,T,Hq*D], lse [B,Hq,T] (log-sum-exp of each score row, kept so backward can
+   * rebuild the probabilities instead of storing [B,Hq,T,T]). scratch: 2*T*T floats. */
+  void (*attention_forward)(float *out, float *lse, const float *qkv, int B, int T, int Hq,
+                            int Hkv, int D, float *scratch);
+  /* dqkv += d(out)/d(qkv) . dout. */
+  void (*attention_backward)(float *dqkv, const float *dout, const float *out, const float *lse,
+                             const float *qkv, int B, int T, int Hq, int Hkv, int D,
+                             float *scratch);
+  /* Attention of N new tokens over a KV cache: token n belongs to cache row row[n] and
+   * sits at position pos[n]; it sees cache positions 0..pos[n] of its row. q rows start
+   * at q + n*qstride; caches are [rows, Hkv, Tc, D]. out [N,Hq*D]; scratch: Tc floats. */
+  void (*attention_cached)(float *out, const float *q, int qstride, const float *kcache,
+                           const float *vcache, const int32_t *row, const int32_t *pos,
+                           int N, int Hq, int Hkv, int D, int Tc, float *scratch);
+  /* Stores the k and v heads of qkv [N,QKV] rows into the caches [rows,Hkv,Tc,D] at
+   * (row[n], pos[n]). */
+  void (*kv_store)(float *kcache, float *vcache, const float *qkv, const int32_t *row,
+                   const int32_t *pos, int N, int Hq, int Hkv, int D, int Tc);
+  /* h[N,F] = silu(gu[:, :F]) * gu[:, F:]  (gate rows first, then up, as one matmul). */
+  void (*swiglu_forward)(float *h, const float *gu, int N, int F);
+  void (*swiglu_backward)(float *dgu, const float *dh, const float *gu, int N, int F);
+  /* out[N,C] = wte[tokens[n]]; backward scatters dout rows into dwte. */
+  void (*embedding_forward)(float *out, const int32_t *tokens, const float *wte, int N, int C);
+  void (*embedding_backward)(float *dwte, const float *dout, const int32_t *tokens, int N, int C);
+  /* Fused LM head + log-softmax + gather, never holding more than cap_rows x V logits:
+   * logp[M] = log softmax(x[M,C] . w[V,C]^T)[targets], lse[M] saved. When M <= cap_rows
+   * the softmax probabilities stay in buf [cap_rows,V] and backward reuses them
+   * (returns 1); otherwise backward recomputes chunk by chunk (returns 0). */
+  int (*lmhead_forward)(float *logp, float *lse, float *buf, const float *x, const float *w,
+                        const int32_t *targets, int M, int C, int V, int cap_rows);
+  /* dx[M,C] += .., dw[V,C] += .. from dlogp[M]; kept = lmhead_forward's return value. */
+  void (*lmhead_backward)(float *dx, float *dw, float *buf, const float *dlogp, const float *x,
+                          const float *w, const int32_t *targets, const float *lse, int M,
+                          int C, int V, int cap_rows, int kept);
+  /* x[0..n) = 0;  dst[0..n) = src[0..n) (device buffers). */
+  void (*zero)(float *x, size_t n);
+  void (*copy)(float *dst, const float *src, size_t n);
+  /* dst[m,:] = src[idx[m],:]  /  dst[idx[m],:] += src[m,:]. */
+  void (*gather_rows)(float *dst, const float *src, const int32_t *idx, int M, int C);
+  void (*scatter_add_rows)(float *dst, const float *src, const int32_t *idx, int M, int C);
+} lpo_backend;
+
+/* The CPU backend: OpenBLAS sgemm and vectorised loops. */
+const lpo_backend *lpo_backend_cpu(void);
+/* The plain-C reference every faster path is tested against (slow: tests only). */
+const lpo_backend *lpo_backend_cpu_ref(void);
+/* Sets the BLAS thread count (OpenBLAS); returns the count in force. */
+int lpo_cpu_set_threads(int n);
+int lpo_cpu_get_threads(void);
+/* LPO_CDEF_END */
+#endif

@@ -311,15 +311,19 @@ static int load_post(lpo_tokenizer *t, const cJSON *pp, const char *path) {
   return 0;
 }
 
+/* bos/eos/pad from the config: -1 when null or unknown, -2 when the key is absent. */
 static int32_t config_token(lpo_tokenizer *t, const cJSON *cfg, const char *key) {
   const cJSON *v = cJSON_GetObjectItemCaseSensitive(cfg, key);
+  if (!v) return -2;
   if (cJSON_IsObject(v)) v = cJSON_GetObjectItemCaseSensitive(v, "content");
   return cJSON_IsString(v) ? lpo_tokenizer_token_id(t, v->valuestring) : -1;
 }
 
+/* The first of the usual names that is an added token (a plain vocabulary entry spelled "<s>"
+ * is text, not a marker). */
 static int32_t first_known(lpo_tokenizer *t, const char *const *names) {
   for (; *names; names++) {
-    int32_t id = lpo_tokenizer_token_id(t, *names);
+    int32_t id = tok_strmap_get(&t->added_map, t->arena, *names, strlen(*names));
     if (id >= 0) return id;
   }
   return -1;
@@ -374,7 +378,7 @@ lpo_tokenizer *lpo_tokenizer_load(const char *path_or_dir) {
   if (!t) { cJSON_Delete(root); lpo_set_error("%s: out of memory", path); return NULL; }
   pthread_mutex_init(&t->cache_lock, NULL);
   t->kind = TOK_KIND_BPE;
-  t->bos_id = t->eos_id = t->pad_id = -1;
+  t->bos_id = t->eos_id = t->pad_id = -2;  /* -2: not given by a config */
   snprintf(t->path, sizeof t->path, "%s", path);
   int rc = 0;
   if (!cJSON_IsObject(root)) rc = lpo_set_error("%s: expected a JSON object", path);
@@ -408,8 +412,8 @@ lpo_tokenizer *lpo_tokenizer_load(const char *path_or_dir) {
   static const char *const bos_names[] = {"<s>", "<|begin_of_text|>", "<|bos|>", NULL};
   static const char *const eos_names[] = {"</s>", "<|end_of_text|>", "<|endoftext|>", "<|eos|>", NULL};
   static const char *const pad_names[] = {"<pad>", "<|pad|>", NULL};
-  if (t->bos_id < 0) t->bos_id = t->n_pre_ids > 0 ? t->pre_ids[0] : first_known(t, bos_names);
-  if (t->eos_id < 0) t->eos_id = first_known(t, eos_names);
-  if (t->pad_id < 0) t->pad_id = first_known(t, pad_names);
+  if (t->bos_id == -2) t->bos_id = t->n_pre_ids > 0 ? t->pre_ids[0] : first_known(t, bos_names);
+  if (t->eos_id == -2) t->eos_id = first_known(t, eos_names);
+  if (t->pad_id == -2) t->pad_id = first_known(t, pad_names);
   return t;
 }

@@ -182,7 +182,9 @@ static int step(const lpo_tokenizer *t, const tok_pre *st, tok_scratch *s, const
       break;
     case PRE_METASPACE: {
       /* spaces become the replacement; "first" prepends only at the start of the text */
+      /* HF replaces first, then prepends unless the text starts with the replacement */
       int pre = (st->prepend_scheme == PREPEND_ALWAYS || (st->prepend_scheme == PREPEND_FIRST && pc.first)) &&
+                s->buf.p[pc.off] != ' ' &&
                 !(pc.len >= st->repl_len && memcmp(s->buf.p + pc.off, st->repl, (size_t)st->repl_len) == 0);
       int64_t spaces = 0;
       for (int64_t j = 0; j < pc.len; j++) spaces += s->buf.p[pc.off + j] == ' ';

@@ -157,7 +157,7 @@ pcre2_code *tok_regex_compile(const char *pat, size_t len, int literal, const ch
   }
   int err;
   PCRE2_SIZE eoff;
-  uint32_t opts = PCRE2_UTF | PCRE2_UCP | (literal ? PCRE2_LITERAL : 0);
+  uint32_t opts = PCRE2_UTF | (literal ? PCRE2_LITERAL : PCRE2_UCP);  /* UCP is refused with LITERAL */
   pcre2_code *re = pcre2_compile((PCRE2_SPTR)src, srclen, opts, &err, &eoff, NULL);
   tok_buf_free(&rw);
   if (!re) {

@@ -105,7 +105,7 @@ local function skip(s, pos) return s:find("[^ \t\r\n]", pos) or #s + 1 end
 local function decode_string(s, pos, where)
   local parts, i = {}, pos + 1
   while true do
-    local j = s:find('["\\%c]', i)
+    local j = s:find('["\\%z\1-\31]', i)  -- JSON forbids only U+0000-U+001F raw (DEL is allowed)
     if not j then decode_error(s, pos, "unterminated string", where) end
     parts[#parts + 1] = s:sub(i, j - 1)
     local c = s:sub(j, j)

@@ -60,6 +60,11 @@ function M.complete(text, env)
   add_keys(scope)
   local mt = (type(scope) == "table" or type(scope) == "cdata") and getmetatable(scope)
   if type(mt) == "table" then add_keys(mt); if type(mt.__index) == "table" then add_keys(mt.__index) end end
+  -- cdata objects (tensors) hide their metatable from getmetatable: ask their module.
+  if type(scope) == "cdata" and package.loaded["lpo.tensor"] then
+    local ok, is = pcall(function() return package.loaded["lpo.tensor"].is_tensor(scope) end)
+    if ok and is then add_keys(package.loaded["lpo.tensor"]._methods) end
+  end
   if type(scope) == "table" and scope.modules and scope == package.loaded.lpo then
     local lazy = {}
     for _, k in ipairs(scope.modules()) do lazy[k] = true end

@@ -49,7 +49,8 @@ function M.lpo() return LPO_ARGV and LPO_ARGV[0] or "build/lpo" end
 
 function M.done()
   print(string.format("%s: %d passed, %d failed", M.name, M.passed, M.failed))
-  os.exit(M.failed == 0 and M.passed > 0 and 0 or 1)
+  collectgarbage(); collectgarbage()
+  os.exit(M.failed == 0 and M.passed > 0 and 0 or 1, true)
 end
 
 return M

@@ -62,9 +62,12 @@ function M.generate(policy, tok, prompts, opts)
   local ptrs = ffi.new("const int32_t*[?]", P)
   local maxp = 0
   for i, p in ipairs(prompts) do
-    local text = type(p) == "table" and p.text or p
-    local ids = tok:encode(text, { special = true })
-    if tok.bos_id and tok.add_bos then table.insert(ids, 1, tok.bos_id) end
+    local ids = type(p) == "table" and p.ids
+    if not ids then
+      local text = type(p) == "table" and p.text or p
+      ids = tok:encode(text, { special = true })
+      if tok.bos_id and tok.add_bos then table.insert(ids, 1, tok.bos_id) end
+    end
     local buf = ffi.new("int32_t[?]", math.max(1, #ids))
     for k = 1, #ids do buf[k - 1] = ids[k] end
     enc[i] = buf
@@ -113,7 +116,7 @@ function M.generate(policy, tok, prompts, opts)
         lp[k + 1] = logps[o * maxnew + k]
         sum = sum + lp[k + 1]
       end
-      local text = tok:decode(t)
+      local text = opts.raw and "" or tok:decode(t)
       outs[i][j] = { text = trim_at_stop(text, stops), ids = t, logps = lp, logp = sum, n_tokens = L,
                      stop_reason = STOP[stop[o]] or "?" }
     end

@@ -4,7 +4,6 @@
 -- thread count (tests/fixtures/gen/hf_generate.py). Every stop is disabled so both sides
 -- generate exactly NEW tokens.
 --   lpo bench sample [--config tiny|small] [--new 128] [--n 8] [--threads 2]
-local ffi = require "ffi"
 local bench = require "lpo.cli.bench"
 
 local M = {}
@@ -18,12 +17,7 @@ local CONFIGS = {
             num_attention_heads = 8, num_key_value_heads = 2, max_position_embeddings = 2048, tie_word_embeddings = true },
 }
 
-ffi.cdef [[ typedef struct { long tv_sec; long tv_nsec; } lpo_bench_timespec; int clock_gettime(int, lpo_bench_timespec *); ]]
-local function now()
-  local ts = ffi.new("lpo_bench_timespec")
-  ffi.C.clock_gettime(1, ts)
-  return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) * 1e-9
-end
+local now = require("lpo.train").now   -- monotonic wall clock
 
 function M.main(args)
   local opts = { config = "tiny", new = 128, n = 8, threads = 2 }

@@ -12,6 +12,14 @@ local errors = require "lpo.errors"
 
 local M = {}
 
+ffi.cdef [[ typedef struct { long tv_sec; long tv_nsec; } lpo_train_timespec; int clock_gettime(int, lpo_train_timespec *); ]]
+--- Monotonic wall-clock seconds (os.clock is CPU time summed over threads).
+function M.now()
+  local ts = ffi.new("lpo_train_timespec")
+  ffi.C.clock_gettime(1, ts)
+  return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) * 1e-9
+end
+
 -- Sequences ---------------------------------------------------------------------------
 
 --- Tokenizes (prompt, response) into one sequence whose response tokens are scored:
@@ -108,7 +116,7 @@ end
 --- Trains `policy` on `examples`. kind: "pairs" (prompt, chosen, rejected),
 --- "kto" (prompt, completion, label) or "sft" (prompt, completion).
 --- opts: tokenizer, loss (lpo.loss object; for sft optional), lr, schedule, warmup,
---- min_lr_ratio, batch, micro_batch, epochs, max_grad_norm, weight_decay, seed, max_len,
+--- min_lr_ratio, batch, micro_batch, epochs (or steps), max_grad_norm, weight_decay, seed, max_len,
 --- run (lpo.run object), tag (names the checkpoint and caches), checkpoint_every,
 --- eval_every + eval (fn(step) -> metrics table), log_every, on_step (fn(step, metrics)).
 function M.fit(policy, examples, kind, opts)
@@ -152,7 +160,7 @@ function M.fit(policy, examples, kind, opts)
   end
 
   local steps_per_epoch = math.ceil(#examples / batch)
-  local total_steps = steps_per_epoch * epochs
+  local total_steps = opts.steps or steps_per_epoch * epochs   -- `steps` cycles through epochs
   local optim = require "lpo.optim"
   local opt = optim.adamw {
     model = policy, lr = opts.lr or 5e-6, weight_decay = opts.weight_decay or 0.0,
@@ -170,7 +178,7 @@ function M.fit(policy, examples, kind, opts)
   if state.finished then return state end
 
   local nref = kind == "pairs" and 2 or 1
-  local t_start = os.clock()
+  local t_start = M.now()
   local tokens_seen = 0
   for step = state.step + 1, total_steps do
     local epoch = math.floor((step - 1) / steps_per_epoch)
@@ -180,7 +188,7 @@ function M.fit(policy, examples, kind, opts)
     local n_in_step = last - first + 1
     policy:zero_grad()
     local acc, wsum, ntok = {}, 0, 0
-    local t0 = os.clock()
+    local t0 = M.now()
     for m0 = first, last, micro do
       local ids = {}
       for q = m0, math.min(last, m0 + micro - 1) do ids[#ids + 1] = order[q] end
@@ -230,7 +238,7 @@ function M.fit(policy, examples, kind, opts)
     local info = opt:step()
     tokens_seen = tokens_seen + ntok
     local rec = { step = step, epoch = epoch + 1, lr = info.lr, grad_norm = info.grad_norm,
-                  tokens_per_s = ntok / math.max(1e-9, os.clock() - t0) }
+                  tokens_per_s = ntok / math.max(1e-9, M.now() - t0) }
     for k, v in pairs(acc) do rec[k] = v / wsum end
     if opts.eval_every and opts.eval and step % opts.eval_every == 0 then
       for k, v in pairs(opts.eval(step) or {}) do rec[k] = v end
@@ -245,7 +253,7 @@ function M.fit(policy, examples, kind, opts)
     end
   end
   state.finished = true
-  state.seconds = os.clock() - t_start
+  state.seconds = M.now() - t_start
   return state
 end
 

@@ -3,11 +3,12 @@
 --   local outs = gen.generate(policy, tok, { "prompt 1", { text = "prompt 2", key = 7 } },
 --                             { n = 8, temperature = 0.8, top_p = 0.95, max_new_tokens = 256,
 --                               stop = { "\n```" }, seed = 1, round = 2, purpose = "collect" })
---   outs[i][j] = { text, ids, logps, logp (sum), n_tokens, stop_reason }
+--   outs[i][j] = { text, trimmed, ids, logps, logp (sum), n_tokens, stop_reason }
 --
 -- Sample j of prompt i is keyed by (seed, purpose, round, key_i, j), key_i defaulting to
--- the prompt's index: the same sample comes out alone or in any batch. Stop strings are
--- trimmed from `text` (the tokens that produced them stay in `ids`).
+-- the prompt's index: the same sample comes out alone or in any batch. `text` is exactly
+-- what was sampled (a stop string included, so training on it stays on-policy); `trimmed`
+-- cuts it at the first stop string.
 local ffi = require "ffi"
 local lffi = require "lpo.ffi"
 local errors = require "lpo.errors"
@@ -117,7 +118,7 @@ function M.generate(policy, tok, prompts, opts)
         sum = sum + lp[k + 1]
       end
       local text = opts.raw and "" or tok:decode(t)
-      outs[i][j] = { text = trim_at_stop(text, stops), ids = t, logps = lp, logp = sum, n_tokens = L,
+      outs[i][j] = { text = text, trimmed = trim_at_stop(text, stops), ids = t, logps = lp, logp = sum, n_tokens = L,
                      stop_reason = STOP[stop[o]] or "?" }
     end
   end

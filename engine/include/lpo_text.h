@@ -14,9 +14,12 @@
 typedef struct lpo_tokenizer lpo_tokenizer;
 typedef struct lpo_tok_stream lpo_tok_stream;
 
-/* Flags for lpo_tokenizer_encode's `special` argument. */
+/* Flags for lpo_tokenizer_encode's `special` argument. Without LPO_TOK_SPECIAL, tokens marked
+ * special in tokenizer.json (<|im_end|>, <s>) are encoded as the plain text they spell, as HF's
+ * split_special_tokens / encode_special_tokens; added tokens not marked special (Qwen's <think>,
+ * <tool_call>) are still matched, as in HF. */
 enum {
-  LPO_TOK_SPECIAL = 1,      /* special tokens written in the text become their ids (else plain text) */
+  LPO_TOK_SPECIAL = 1,      /* special tokens written in the text become their ids */
   LPO_TOK_ADD_SPECIAL = 2   /* add the post-processor's tokens (e.g. Llama's <s>), as HF add_special_tokens */
 };
 
@@ -56,7 +59,8 @@ const char *lpo_tokenizer_path(const lpo_tokenizer *tok);
 
 /* Streaming decode for generation: push ids one at a time and get the text that is complete so
  * far (incomplete UTF-8 and byte-fallback runs are held back); flush at the end. The text of all
- * pushes plus the flush equals lpo_tokenizer_decode of all the ids. */
+ * pushes plus the flush equals lpo_tokenizer_decode of all the ids. Reset before a new text
+ * (the first token of a text may decode differently, e.g. SentencePiece's leading space). */
 lpo_tok_stream *lpo_tok_stream_new(const lpo_tokenizer *tok);
 int lpo_tok_stream_push(lpo_tok_stream *s, int32_t id);     /* bytes ready, or -1 */
 int lpo_tok_stream_flush(lpo_tok_stream *s);                /* bytes ready (the tail), or -1 */

@@ -149,12 +149,15 @@ struct lpo_tokenizer {
   char *chat_template;
   int max_dec_len;
 
+  int64_t accounted;                          /* bytes reported to lpo_mem_account */
   pthread_mutex_t cache_lock;
   tok_cache_slot *cache; uint32_t cache_count;
 };
 
 /* arena: appends bytes, returns offset (or UINT32_MAX on OOM/overflow) */
 uint32_t tok_arena_put(lpo_tokenizer *t, const void *s, size_t n);
+void tok_account(lpo_tokenizer *t);
+int tok_byte_equivalent(const lpo_tokenizer *t);  /* reports the tables' size to lpo_mem_account */
 int tok_alloc_ids(lpo_tokenizer *t, int32_t n_ids);
 
 /* UTF-8 */
@@ -187,6 +190,8 @@ int tok_parse_pre_tokenizer(lpo_tokenizer *t, const void *json, const char *fiel
 int tok_parse_decoder(lpo_tokenizer *t, const void *json, const char *field);
 void tok_pipeline_free(lpo_tokenizer *t);
 int tok_normalize(const lpo_tokenizer *t, const char *s, int64_t n, tok_buf *out);
+/* NFC/NFD/NFKC/NFKD (kind NORM_*) of valid UTF-8, appended to out; utf8proc only where needed. */
+int tok_unicode_form(int kind, const char *s, int64_t n, tok_buf *out);
 
 /* Pre-tokenization: pieces of text in `buf`. `first` marks the piece that begins at the
  * original offset 0 (Metaspace's prepend_scheme "first"). */

@@ -1,6 +1,10 @@
 /* tok_byte.c — the byte tokenizer for tiny models trained from scratch: ids 0..255 are the
  * bytes themselves, then a few special tokens (ChatML's among them, so lpo.chat prompts work
- * unchanged). Any byte string round-trips exactly; no normalization, no UTF-8 repair. */
+ * unchanged). Any byte string round-trips exactly; no normalization, no UTF-8 repair.
+ *
+ * Saved in a checkpoint it is an ordinary tokenizer.json that Hugging Face loads with the same
+ * ids (a byte-level BPE with the 256 bytes and no merges, see lpo.tokenizer's save); loading
+ * such a file gives this tokenizer back (tok_byte_equivalent). */
 #include "text_internal.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,5 +57,22 @@ lpo_tokenizer *lpo_tokenizer_byte(void) {
   t->unk_id = -1;
   snprintf(t->path, sizeof t->path, "(byte tokenizer)");
   if (build(t)) { lpo_tokenizer_free(t); return NULL; }
+  tok_account(t);
   return t;
+}
+
+/* Whether a loaded tokenizer.json is exactly the byte tokenizer's (as lpo.tokenizer saves it). */
+int tok_byte_equivalent(const lpo_tokenizer *t) {
+  if (t->kind != TOK_KIND_BPE || !t->byte_level || t->n_merges != 0 || t->n_ids != 256 + N_SPECIALS) return 0;
+  if (t->n_norms != 0 || t->n_pres != 1 || t->pres[0].use_regex || t->pres[0].add_prefix_space) return 0;
+  if (t->n_decs != 1 || t->decs[0].kind != DEC_BYTELEVEL || t->n_added != N_SPECIALS || t->n_pre_ids || t->n_post_ids) return 0;
+  for (int b = 0; b < 256; b++)
+    if (t->byte_ids[b] != b) return 0;
+  for (int i = 0; i < N_SPECIALS; i++) {
+    int32_t id = tok_strmap_get(&t->added_map, t->arena, SPECIALS[i], strlen(SPECIALS[i]));
+    if (id != 256 + i || !(t->entries[id].flags & TOKF_SPECIAL)) return 0;
+  }
+  for (int i = 0; i < t->n_added; i++)
+    if (t->added[i].lstrip || t->added[i].rstrip || t->added[i].single_word || t->added[i].normalized) return 0;
+  return 1;
 }

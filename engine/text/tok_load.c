@@ -415,5 +415,15 @@ lpo_tokenizer *lpo_tokenizer_load(const char *path_or_dir) {
   if (t->bos_id == -2) t->bos_id = t->n_pre_ids > 0 ? t->pre_ids[0] : first_known(t, bos_names);
   if (t->eos_id == -2) t->eos_id = first_known(t, eos_names);
   if (t->pad_id == -2) t->pad_id = first_known(t, pad_names);
+  if (tok_byte_equivalent(t)) {  /* a saved byte tokenizer: exact bytes again, not lossy UTF-8 */
+    lpo_tokenizer *b = lpo_tokenizer_byte();
+    if (!b) { lpo_tokenizer_free(t); return NULL; }
+    snprintf(b->path, sizeof b->path, "%s", t->path);
+    b->chat_template = t->chat_template;
+    t->chat_template = NULL;
+    lpo_tokenizer_free(t);
+    return b;
+  }
+  tok_account(t);
   return t;
 }

@@ -313,13 +313,28 @@ void tok_pipeline_free(lpo_tokenizer *t) {
 }
 
 /* ---- applying normalizers ---- */
-static int unicode_form(int kind, const char *s, int64_t n, tok_buf *out) {
-  /* Nothing below U+0300 changes under any normal form's composition, and lead bytes of
-   * code points >= U+0300 are >= 0xCC: most code is ASCII and skips utf8proc entirely. */
-  int64_t i = 0;
-  if (kind == NORM_NFC) while (i < n && (unsigned char)s[i] < 0xCC) i++;
-  else while (i < n && (unsigned char)s[i] < 0x80) i++;
-  if (i == n) return tok_buf_put(out, s, n);
+/* Normal forms by segments. A segment starts at a starter (combining class 0) that cannot be
+ * the second character of a composition (utf8proc's comb_index flags those with 0x8000;
+ * Hangul jamo compose algorithmically); nothing before such a character can combine with it
+ * or be reordered across it (unless it decomposes), so normalizing segments separately equals
+ * normalizing the whole text. Only segments holding a decomposable character, or a character that may combine with
+ * what precedes it, go through utf8proc (which is slow); the rest — all of ASCII, most CJK —
+ * are copied. tests/c/test_text.c checks this against utf8proc on the whole text. */
+static int seg_start(int32_t cp) {
+  if (cp < 0x80) return 1;
+  if ((cp >= 0x1161 && cp <= 0x1175) || (cp >= 0x11A8 && cp <= 0x11C2)) return 0;  /* V and T jamo */
+  const utf8proc_property_t *p = utf8proc_get_property(cp);
+  return p->combining_class == 0 && (p->comb_index == UINT16_MAX || p->comb_index < 0x8000);
+}
+
+static int decomposes(int kind, int32_t cp) {
+  if (cp < 0x80) return 0;
+  if (cp >= 0xAC00 && cp <= 0xD7A3) return kind == NORM_NFD || kind == NORM_NFKD;  /* Hangul syllables */
+  const utf8proc_property_t *p = utf8proc_get_property(cp);
+  return p->decomp_seqindex != UINT16_MAX && (kind == NORM_NFKC || kind == NORM_NFKD || p->decomp_type == 0);
+}
+
+static int unicode_run(int kind, const char *s, int64_t n, tok_buf *out) {
   utf8proc_option_t o = UTF8PROC_STABLE;
   o |= (kind == NORM_NFC || kind == NORM_NFKC) ? UTF8PROC_COMPOSE : UTF8PROC_DECOMPOSE;
   if (kind == NORM_NFKC || kind == NORM_NFKD) o |= UTF8PROC_COMPAT;
@@ -331,6 +346,28 @@ static int unicode_form(int kind, const char *s, int64_t n, tok_buf *out) {
   return rc;
 }
 
+int tok_unicode_form(int kind, const char *s, int64_t n, tok_buf *out) {
+  int64_t done = 0, seg = 0;  /* bytes before `done` are written; the segment starts at `seg` */
+  int dirty = 0;
+  for (int64_t i = 0; i < n;) {
+    int32_t cp;
+    int k = (unsigned char)s[i] < 0x80 ? (cp = (unsigned char)s[i], 1) : tok_utf8_decode(s + i, n - i, &cp);
+    /* a decomposable character may decompose into marks (U+0F73): it never starts a segment */
+    int dec = decomposes(kind, cp);
+    if (i == 0 || (!dec && seg_start(cp))) {
+      if (dirty) {
+        if (tok_buf_put(out, s + done, seg - done) || unicode_run(kind, s + seg, i - seg, out)) return -1;
+        done = i;
+      }
+      seg = i;
+      dirty = dec;
+    } else dirty = 1;
+    i += k;
+  }
+  if (dirty) return tok_buf_put(out, s + done, seg - done) || unicode_run(kind, s + seg, n - seg, out) ? -1 : 0;
+  return tok_buf_put(out, s + done, n - done);
+}
+
 static int64_t find_lit(const char *s, int64_t n, int64_t from, const char *pat, int64_t m) {
   for (int64_t i = from; i + m <= n; i++)
     if (s[i] == pat[0] && memcmp(s + i, pat, (size_t)m) == 0) return i;
@@ -340,7 +377,7 @@ static int64_t find_lit(const char *s, int64_t n, int64_t from, const char *pat,
 static int apply_norm(const tok_norm *nm, const char *s, int64_t n, tok_buf *out, pcre2_match_data *md) {
   switch (nm->kind) {
   case NORM_NFC: case NORM_NFD: case NORM_NFKC: case NORM_NFKD:
-    return unicode_form(nm->kind, s, n, out);
+    return tok_unicode_form(nm->kind, s, n, out);
   case NORM_LOWERCASE:
     for (int64_t i = 0; i < n;) {
       int32_t cp;

@@ -6,6 +6,7 @@
  * rewriting the pattern: Oniguruma's \s is Unicode White_Space while PCRE2's also takes U+180E
  * (so \s/\S become \p{White_Space}/\P{White_Space}), and Oniguruma's \h is a hex digit. */
 #include "text_internal.h"
+#include <stdio.h>
 #include <stdlib.h>
 #include <utf8proc.h>
 
@@ -159,12 +160,14 @@ pcre2_code *tok_regex_compile(const char *pat, size_t len, int literal, const ch
   PCRE2_SIZE eoff;
   uint32_t opts = PCRE2_UTF | (literal ? PCRE2_LITERAL : PCRE2_UCP);  /* UCP is refused with LITERAL */
   pcre2_code *re = pcre2_compile((PCRE2_SPTR)src, srclen, opts, &err, &eoff, NULL);
+  int rewritten = srclen != len;
   tok_buf_free(&rw);
   if (!re) {
     PCRE2_UCHAR msg[256];
+    char at[64] = "";
     pcre2_get_error_message(err, msg, sizeof msg);
-    lpo_set_error("%s: invalid regex /%.*s/: %s (near offset %zu)", field, (int)(len > 200 ? 200 : len), pat,
-                  (const char *)msg, (size_t)eoff);
+    if (!rewritten) snprintf(at, sizeof at, " (near offset %zu)", (size_t)eoff);  /* offsets of our rewrite would mislead */
+    lpo_set_error("%s: invalid regex /%.*s/: %s%s", field, (int)(len > 200 ? 200 : len), pat, (const char *)msg, at);
     return NULL;
   }
   pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);  /* optional: without JIT pcre2_match interprets */

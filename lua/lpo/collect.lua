@@ -58,7 +58,7 @@ function M.run(policy, problems, opts)
   end
   local done_samples = read_done(opts.samples_path)
   local done_results = read_done(opts.results_path)
-  local chunk = opts.chunk or 32
+  local chunk = opts.chunk or 64
   local bar = nil
   if opts.progress ~= false then
     local ok, progress = pcall(require, "lpo.progress")
@@ -83,7 +83,7 @@ function M.run(policy, problems, opts)
       local outs = generate(prompts, {
         n = n, temperature = opts.temperature or 0, top_p = opts.top_p, top_k = opts.top_k,
         max_new_tokens = opts.max_new_tokens or 256, stop = opts.stop, seed = opts.seed or 0,
-        round = opts.round or 0, purpose = opts.purpose or "collect",
+        round = opts.round or 0, purpose = opts.purpose or "collect", batch = opts.batch,
       })
       local jobs, meta = {}, {}
       for k, i in ipairs(todo) do

@@ -7,7 +7,7 @@ local submodules = {
   gen = "lpo.gen", loss = "lpo.loss", select = "lpo.select", collect = "lpo.collect",
   train = "lpo.train", eval = "lpo.eval", tasks = "lpo.tasks", recipe = "lpo.recipe", chat = "lpo.chat",
   optim = "lpo.optim", data = "lpo.data", progress = "lpo.progress", json = "lpo.json",
-  doc = "lpo.doc", plot = "lpo.plot", errors = "lpo.errors",
+  doc = "lpo.doc", plot = "lpo.plot", errors = "lpo.errors", checkpoint = "lpo.checkpoint",
 }
 
 setmetatable(M, {

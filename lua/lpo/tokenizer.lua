@@ -187,6 +187,70 @@ end
 
 function Stream:reset() C.lpo_tok_stream_reset(self.ptr) end
 
+-- The byte tokenizer as a Hugging Face tokenizer.json: a byte-level BPE whose vocabulary is the
+-- 256 bytes (spelled in GPT-2's byte alphabet) with no merges, so HF encodes to the same ids;
+-- lpo loads it back as the byte tokenizer.
+local CHATML_TEMPLATE = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + " ..
+  "message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}" ..
+  "{{ '<|im_start|>assistant\\n' }}{% endif %}"
+local BYTE_SPECIALS = { "<|bos|>", "<|eos|>", "<|pad|>", "<|im_start|>", "<|im_end|>" }
+
+local function utf8_char(cp)
+  if cp < 0x80 then return string.char(cp) end
+  return string.char(0xC0 + math.floor(cp / 64), 0x80 + cp % 64)  -- the alphabet stays below U+0800
+end
+
+local function byte_tokenizer_json()
+  local json = require "lpo.json"
+  local vocab, k = {}, 0
+  for b = 0, 255 do
+    local visible = (b >= 33 and b <= 126) or (b >= 161 and b <= 172) or b >= 174
+    if visible then vocab[utf8_char(b)] = b else vocab[utf8_char(256 + k)] = b; k = k + 1 end
+  end
+  local added = json.array()
+  for i, s in ipairs(BYTE_SPECIALS) do
+    added[i] = { id = 255 + i, content = s, single_word = false, lstrip = false, rstrip = false,
+                 normalized = false, special = true }
+  end
+  local bytelevel = { type = "ByteLevel", add_prefix_space = false, trim_offsets = false, use_regex = false }
+  return json.encode({
+    version = "1.0", truncation = json.null, padding = json.null, added_tokens = added,
+    normalizer = json.null, pre_tokenizer = bytelevel, post_processor = json.null, decoder = bytelevel,
+    model = { type = "BPE", dropout = json.null, unk_token = json.null, continuing_subword_prefix = json.null,
+              end_of_word_suffix = json.null, fuse_unk = false, byte_fallback = false, ignore_merges = false,
+              vocab = vocab, merges = json.array() },
+  })
+end
+M.byte_tokenizer_json = byte_tokenizer_json
+
+--- Writes DIR/tokenizer.json and DIR/tokenizer_config.json (atomically) so that load(DIR) — and
+--- Hugging Face — give this tokenizer back: the byte tokenizer as an HF file, a loaded one as
+--- copies of its files.
+function Tokenizer:save(dir)
+  live(self)
+  local json = require "lpo.json"
+  if self.kind == "byte" then
+    json.write_atomic(dir .. "/tokenizer.json", byte_tokenizer_json() .. "\n")
+    json.write_atomic(dir .. "/tokenizer_config.json", json.encode({
+      tokenizer_class = "PreTrainedTokenizerFast", bos_token = "<|bos|>", eos_token = "<|eos|>",
+      pad_token = "<|pad|>", add_bos_token = false, add_eos_token = false,
+      chat_template = self.chat_template or CHATML_TEMPLATE }) .. "\n")
+    return
+  end
+  local src_dir = self.path:match("^(.*)/[^/]*$") or "."
+  for _, name in ipairs({ "tokenizer.json", "tokenizer_config.json" }) do
+    local src = name == "tokenizer.json" and self.path or (src_dir .. "/" .. name)
+    local f = io.open(src, "rb")
+    if f then
+      local text = f:read("*a")
+      f:close()
+      json.write_atomic(dir .. "/" .. name, text)
+    elseif name == "tokenizer.json" then
+      errors.raise(nil, "tokenizer.save: cannot read %s", src)
+    end
+  end
+end
+
 Tokenizer.__tostring = function(self)
   return string.format("tokenizer(%s, %d ids, %s)", self.kind, self.vocab_size, self.path)
 end

@@ -183,6 +183,27 @@ T.case("byte tokenizer round-trips arbitrary bytes", function()
   T.eq(tok:token_id("A"), 65, "token_id of a byte")
 end)
 
+T.case("save: the byte tokenizer as an HF file, a loaded one as copies", function()
+  local dir = tmpdir()
+  tokenizer.byte():save(dir)
+  -- the same JSON as tests/fixtures/tokenizers/byte/tokenizer.json, built by HF tokenizers
+  T.eq(json.encode(json.read_file(dir .. "/tokenizer.json")),
+       json.encode(json.read_file(FIX .. "byte/tokenizer.json")), "saved byte tokenizer.json")
+  local back = tokenizer.load(dir)
+  T.eq(back.kind, "byte", "loads back as the byte tokenizer")
+  T.eq(back.eos_id, 257, "eos from the saved config")
+  local s = "<|im_start|>x\0\255<|im_end|>"
+  T.eq(back:decode(back:encode(s)), s, "exact bytes after reload")
+  T.truthy(require("lpo.chat").detect(back) == "chatml", "chat template saved")
+  local sp = tokenizer.load(FIX .. "sp")
+  local d2 = tmpdir()
+  sp:save(d2)
+  T.eq(read(d2 .. "/tokenizer.json"), read(FIX .. "sp/tokenizer.json"), "copied tokenizer.json")
+  T.eq(read(d2 .. "/tokenizer_config.json"), read(FIX .. "sp/tokenizer_config.json"), "copied config")
+  T.eq(tokenizer.load(d2).bos_id, sp.bos_id, "reloaded")
+  os.execute("rm -rf " .. dir .. " " .. d2)
+end)
+
 T.case("Qwen3: ids of special tokens and config (skips without ../shared)", function()
   local f = io.open(SHARED .. "/tokenizer.json", "rb")
   if not f then print("note: " .. SHARED .. " absent, Qwen3 accessor case skipped"); return end

@@ -24,6 +24,7 @@ golden_diff() {  # name dir golden
 
 golden_diff "sentencepiece fixture" tests/fixtures/tokenizers/sp tests/fixtures/tokenizers/sp/golden.jsonl
 golden_diff "byte-level fixture" tests/fixtures/tokenizers/bl tests/fixtures/tokenizers/bl/golden.jsonl
+golden_diff "byte tokenizer as HF file" tests/fixtures/tokenizers/byte tests/fixtures/tokenizers/byte/golden.jsonl
 QWEN="$SHARED/data/tokenizers/qwen3"
 if [ -f "$QWEN/golden.jsonl" ]; then
   golden_diff "qwen3 golden" "$QWEN" "$QWEN/golden.jsonl"

@@ -11,6 +11,7 @@
  * then the install prefix, then the source tree it was built from), sets package.path,
  * and runs lpo.cli.main with a traceback handler. Errors exit with status 1. */
 #include "lpo.h"
+#include "lpo_sandbox.h"
 #include <lauxlib.h>
 #include <lua.h>
 #include <luajit.h>
@@ -63,6 +64,9 @@ static int traceback(lua_State *L) {
 }
 
 int main(int argc, char **argv) {
+  /* `lpo --lpo-sandbox-worker PPID`: a sandbox worker, re-exec'd by lpo.sandbox pools so it
+   * starts with one thread; runs and exits here, before Lua or anything else starts. */
+  lpo_sandbox_worker_hook(argc, argv);
   char root[PATH_MAX];
   if (find_root(root, sizeof root) != 0) {
     fprintf(stderr, "lpo: cannot find the lua/ directory (set LPO_ROOT to the lpo checkout or install prefix/share/lpo)\n");

@@ -67,6 +67,8 @@ int main(int argc, char **argv) {
   /* `lpo --lpo-sandbox-worker PPID`: a sandbox worker, re-exec'd by lpo.sandbox pools so it
    * starts with one thread; runs and exits here, before Lua or anything else starts. */
   lpo_sandbox_worker_hook(argc, argv);
+  /* Line-buffered even into a pipe or file, so `lpo run x.lua | tee log` shows progress. */
+  setvbuf(stdout, NULL, _IOLBF, 0);
   char root[PATH_MAX];
   if (find_root(root, sizeof root) != 0) {
     fprintf(stderr, "lpo: cannot find the lua/ directory (set LPO_ROOT to the lpo checkout or install prefix/share/lpo)\n");

@@ -84,6 +84,7 @@ function M.run(policy, problems, opts)
         n = n, temperature = opts.temperature or 0, top_p = opts.top_p, top_k = opts.top_k,
         max_new_tokens = opts.max_new_tokens or 256, stop = opts.stop, seed = opts.seed or 0,
         round = opts.round or 0, purpose = opts.purpose or "collect", batch = opts.batch,
+        stop_at_eos = opts.stop_at_eos,
       })
       local jobs, meta = {}, {}
       for k, i in ipairs(todo) do

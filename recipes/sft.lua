@@ -4,7 +4,8 @@
 -- the DSTC-format demonstrations carry a wrong test. Some demonstrations use the four-part
 -- DSTC format, so the model can later write its own tests (recipes/dstc.lua).
 -- Writes a Hugging Face directory (config.json, model.safetensors, tokenizer.json) to `out`;
--- examples/models/tiny-sft in the repository is this recipe's output with its defaults.
+-- examples/models/tiny-sft (and tiny-sft-b, the step-300 snapshot) in the repository are
+-- this recipe's output with its defaults.
 --   build/lpo run recipes/sft.lua --set steps=500 --set out=checkpoints/my-sft
 local lpo = require "lpo"
 local run = lpo.run {
@@ -13,6 +14,8 @@ local run = lpo.run {
   steps = 500, batch = 32, lr = 2e-3, warmup = 0.05, schedule = "cosine", weight_decay = 0.0,
   bug_rate = 0.1, test_bug_rate = 0.2, dstc_share = 0.25,
   eval = "synthetic:test", max_new_tokens = 160,
+  snapshot_at = 300,     -- also save the step-300 model to OUT-b: a weaker, different policy whose
+                         -- samples serve as off-policy data (recipes/offpolicy_dpo.lua)
 }
 local A = run.args
 local tok = lpo.tokenizer.byte()
@@ -40,6 +43,7 @@ lpo.train.sft(policy, demos, {
   tokenizer = tok, lr = A.lr, schedule = A.schedule, warmup = A.warmup, batch = A.batch, steps = A.steps,
   weight_decay = A.weight_decay, seed = A.seed, run = run, tag = "sft", checkpoint_every = 100, quiet = true,
   on_step = function(step, rec)
+    if step == A.snapshot_at then policy:save(A.out .. "-b"); tok:save(A.out .. "-b") end
     if step % 25 == 0 then print(string.format("step %d/%d  loss %.4f  lr %.2e  %.0f tokens/s", step, A.steps, rec.loss, rec.lr, rec.tokens_per_s)) end
   end,
 })

@@ -57,18 +57,21 @@ function M.groups(ctx, collected, problems)
   return lpo.select.group(collected.samples, collected.results, { problems = problems or ctx.problems, prompt = ctx.prompt })
 end
 
---- Trains the policy on this round's data; kind: "dpo" (pairs), "kto", "sft".
+--- Trains the policy on this round's data; kind: "dpo" (pairs), "kto", "sft". The data
+--- is written to data-TAG.jsonl (TAG = opts.tag or KIND-rROUND) before training.
 function M.train(ctx, round, data, kind, opts)
   local A = ctx.args
-  json.write_lines(ctx.run:path(("%s-r%d.jsonl"):format(kind == "dpo" and "pairs" or kind, round)), data)
+  opts = opts or {}
+  local tag = opts.tag or (kind .. "-r" .. round)
+  json.write_lines(ctx.run:path("data-" .. tag .. ".jsonl"), data)
   local o = {
     tokenizer = ctx.tok, lr = A.lr, schedule = A.schedule or "cosine", warmup = A.warmup or 0.05,
     batch = A.batch or 16, micro_batch = A.micro_batch, epochs = A.epochs or 1, seed = A.seed + round,
-    run = ctx.run, tag = kind .. "-r" .. round, quiet = true,
+    run = ctx.run, tag = tag, quiet = true,
   }
-  for k, v in pairs(opts or {}) do o[k] = v end
+  for k, v in pairs(opts) do o[k] = v end
   if #data == 0 then
-    ctx.run:log { round = round, kind = "skipped", reason = 0 }
+    ctx.run:log { round = round, kind = "skipped-" .. tag, examples = 0 }
     return nil
   end
   local f = kind == "dpo" and lpo.train.dpo or kind == "kto" and lpo.train.kto or lpo.train.sft
@@ -80,14 +83,16 @@ end
 --- against every test the samples wrote (pooled per problem), giving the pass matrix P.
 --- Returns groups ready for lpo.select.dstc (prompts WITHOUT the entry-point hint, as
 --- paper 2 trains), and the ground-truth results of the same samples (for pair quality).
-function M.collect_dstc(ctx, round)
+function M.collect_dstc(ctx, round, opts)
+  opts = opts or {}
   local hinted = function(p) return lpo.tasks.prompt(p, { format = "dstc", hint = true }) end
   local saved_prompt = ctx.prompt
   ctx.prompt = hinted
-  local collected = M.collect(ctx, round, { tag = "dstc-r" .. round })   -- verdicts vs hidden tests
+  local tag = opts.tag or ("dstc-r" .. round)
+  local collected = M.collect(ctx, round, { tag = tag, seed = opts.seed })   -- verdicts vs hidden tests
   ctx.prompt = saved_prompt
   local groups = lpo.select.group(collected.samples, collected.results, { problems = ctx.problems })
-  local matrix = ctx.run:stage("dstc-matrix-r" .. round, function()
+  local matrix = ctx.run:stage("matrix-" .. tag, function()
     local jobs, where = {}, {}
     for gi, g in ipairs(groups) do
       local tests = lpo.select.dstc_tests(g.samples)

@@ -24,18 +24,27 @@ double sb_now(void);                                          /* monotonic secon
 /* ---- facts and verdicts (verdict.c) ----
  * What the supervisor reported plus what the worker saw; the verdict is a function of it. */
 enum { SB_KILL_NONE = 0, SB_KILL_TIMEOUT = 1, SB_KILL_OUTPUT = 2 };
+/* "exited": the program's process went away during a test; sb_facts_finalize turns it into
+ * killed / timeout / error from the program's exit status. */
+#define SB_T_EXITED 7
+#define SB_STATUS_UNKNOWN (-1000)
 typedef struct sb_facts {
   int n_tests;            /* tests the job has (0 = just run the program) */
-  uint8_t *outcome;       /* n_tests entries; LPO_SANDBOX_T_SKIPPED until reported */
-  uint8_t *reported;      /* n_tests flags */
+  uint8_t *outcome;       /* n_tests + 1 entries; LPO_SANDBOX_T_SKIPPED until reported */
+  uint8_t *reported;      /* n_tests + 1 flags */
+  int *status;            /* n_tests + 1: the program's exit code (-signal) for "exited" */
   int run_outcome;        /* n_tests == 0: outcome of running the program; -1 = unreported */
   int syntax_error;       /* the program did not compile */
   int killed_for;         /* SB_KILL_* : the worker killed the job */
   int done;               /* the supervisor said it finished */
   int internal_error;     /* the sandbox itself failed */
   int exit_status;
+  double server_cpu_s;    /* CPU the test server spent on the job */
 } sb_facts;
-int sb_outcome_from_name(const char *name);                   /* -1 if unknown */
+int sb_outcome_from_name(const char *name);                   /* -1 if unknown; "exited" too */
+/* Resolves "exited" outcomes; program_status is the program's exit code as the zygote saw it
+ * (SB_STATUS_UNKNOWN when it was still running and the sandbox killed it). */
+void sb_facts_finalize(sb_facts *f, int program_status);
 int sb_verdict(const sb_facts *f);
 /* Applies one line of the supervisor's result stream to f; detail/layers get copies of
  * the texts they carry (caller frees). Returns 0, or -1 for a malformed line. */

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -45,7 +46,9 @@ typedef struct sb_worker {
   int64_t output_limit;
   char *bpf_hex;
   pid_t zpid;
-  int zsock, zpidfd;
+  int zsock, zpidfd;          /* the zygote: its socket and a pidfd to notice its death */
+  int ssock;                  /* the test server (the zygote's child) */
+  int nnp, seccomp;           /* what the zygote (and so every job) runs under */
   char py_version[32];
   long jobs;
 } sb_worker;
@@ -63,6 +66,8 @@ typedef struct sb_run {
   int finished;
   long maxrss_kb;
   double cpu_s;
+  int program_status;         /* the zygote's view of the program's exit (SB_STATUS_UNKNOWN) */
+  int fresh_work;             /* /work was remounted for this job */
 } sb_run;
 
 static pid_t sb_clone(int flags) {
@@ -110,17 +115,36 @@ static void zygote_stop(sb_worker *w) {
   }
   if (w->zsock >= 0) close(w->zsock);
   if (w->zpidfd >= 0) close(w->zpidfd);
+  if (w->ssock >= 0) close(w->ssock);
   w->zpid = 0;
-  w->zsock = w->zpidfd = -1;
+  w->zsock = w->zpidfd = w->ssock = -1;
 }
 
-static int zygote_start(sb_worker *w) {
-  int sv[2];
+static int seqpacket_pair(int sv[2]) {
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
     return lpo_set_error("sandbox: socketpair: %s", strerror(errno));
   int big = 4 << 20;
   setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
   setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+  return 0;
+}
+
+/* The test server is stuck in a test or died: the zygote replaces it with a fresh fork. */
+static int server_restart(sb_worker *w) {
+  int sv[2];
+  if (w->zpid <= 0 || seqpacket_pair(sv) != 0) return -1;
+  int rc = sb_send_fds(w->zsock, "s", 1, &sv[1], 1);
+  close(sv[1]);
+  if (rc != 0) { close(sv[0]); return -1; }
+  close(w->ssock);
+  w->ssock = sv[0];
+  return 0;
+}
+
+static int zygote_start(sb_worker *w) {
+  int sv[2], ss[2];
+  if (seqpacket_pair(sv) != 0) return -1;
+  if (seqpacket_pair(ss) != 0) { close(sv[0]); close(sv[1]); return -1; }
   pid_t pid = w->st.job_ns & CLONE_NEWPID ? sb_clone(CLONE_NEWPID) : -1;
   if (pid < 0) {
     if (w->st.job_ns & CLONE_NEWPID)
@@ -129,13 +153,13 @@ static int zygote_start(sb_worker *w) {
     pid = fork();
   }
   if (pid < 0) {
-    close(sv[0]); close(sv[1]);
+    close(sv[0]); close(sv[1]); close(ss[0]); close(ss[1]);
     return lpo_set_error("sandbox: fork: %s", strerror(errno));
   }
   if (pid == 0) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (dup2(sv[1], 3) != 3) _exit(127);
-    syscall(SYS_close_range, 4U, ~0U, 0U);
+    if (dup2(sv[1], 3) != 3 || dup2(ss[1], 4) != 4) _exit(127);
+    syscall(SYS_close_range, 5U, ~0U, 0U);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
@@ -148,12 +172,26 @@ static int zygote_start(sb_worker *w) {
     _exit(127);
   }
   close(sv[1]);
+  close(ss[1]);
   w->zpid = pid;
   w->zsock = sv[0];
+  w->ssock = ss[0];
   w->zpidfd = pidfd_open_(pid);
-  char *init = malloc(strlen(w->bpf_hex ? w->bpf_hex : "") + 32);
+  /* Limits every process of the worker shares; RLIMIT_CPU is set per job in the program. */
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "bpf", w->bpf_hex ? w->bpf_hex : "");
+  cJSON *rl = cJSON_AddObjectToObject(o, "rlimits");
+  cJSON_AddNumberToObject(rl, "AS", (double)w->memory_mb * 1048576.0);
+  cJSON_AddNumberToObject(rl, "NPROC", w->nproc);
+  cJSON_AddNumberToObject(rl, "FSIZE", (double)w->file_mb * 1048576.0);
+  cJSON_AddNumberToObject(rl, "NOFILE", w->nofile);
+  cJSON_AddNumberToObject(rl, "CORE", 0);
+  cJSON_AddNumberToObject(rl, "MEMLOCK", 0);
+  cJSON_AddNumberToObject(rl, "MSGQUEUE", 0);
+  if (w->st.setuid_nobody) cJSON_AddNumberToObject(o, "setuid", 65534);
+  char *init = cJSON_PrintUnformatted(o);
+  cJSON_Delete(o);
   if (!init) { zygote_stop(w); return lpo_set_error("sandbox: out of memory"); }
-  sprintf(init, "{\"bpf\":\"%s\"}", w->bpf_hex ? w->bpf_hex : "");
   int rc = sb_send_fds(w->zsock, init, strlen(init), NULL, 0);
   free(init);
   struct pollfd pf = { w->zsock, POLLIN, 0 };
@@ -165,9 +203,16 @@ static int zygote_start(sb_worker *w) {
     return lpo_set_error("sandbox: the Python zygote (%s) did not start", w->python);
   }
   buf[n] = 0;
-  cJSON *o = cJSON_Parse(buf);
+  o = cJSON_Parse(buf);
   const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "python"));
   snprintf(w->py_version, sizeof w->py_version, "%s", v ? v : "?");
+  const cJSON *it;
+  cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(o, "warnings"))
+    if (cJSON_GetStringValue(it)) sb_append_warning(&w->st, "zygote: %s", cJSON_GetStringValue(it));
+  if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "pid1")))
+    sb_append_warning(&w->st, "the zygote is not pid 1 of its own namespace");
+  w->nnp = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "nnp"));
+  w->seccomp = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "seccomp"));
   cJSON_Delete(o);
   return 0;
 }
@@ -177,7 +222,7 @@ static int zygote_start(sb_worker *w) {
 static void run_free(sb_run *r) {
   for (int i = 0; i < 3; i++) if (r->fds[i] >= 0) close(r->fds[i]);
   free(r->line); free(r->detail); free(r->layers); free(r->warn);
-  free(r->f.outcome); free(r->f.reported);
+  free(r->f.outcome); free(r->f.reported); free(r->f.status);
 }
 
 static int run_init(sb_run *r, int n_tests) {
@@ -187,8 +232,11 @@ static int run_init(sb_run *r, int n_tests) {
   r->f.run_outcome = -1;
   r->f.outcome = malloc((size_t)n_tests + 1);
   r->f.reported = calloc((size_t)n_tests + 1, 1);
-  if (!r->f.outcome || !r->f.reported) return -1;
+  r->f.status = malloc(((size_t)n_tests + 1) * sizeof(int));
+  if (!r->f.outcome || !r->f.reported || !r->f.status) return -1;
   memset(r->f.outcome, LPO_SANDBOX_T_SKIPPED, (size_t)n_tests + 1);
+  for (int i = 0; i <= n_tests; i++) r->f.status[i] = SB_STATUS_UNKNOWN;
+  r->program_status = SB_STATUS_UNKNOWN;
   return 0;
 }
 
@@ -215,19 +263,28 @@ static void result_lines(sb_run *r, const char *p, size_t n) {
   }
 }
 
-/* lua_pid > 0: a Lua job (our child). Otherwise the zygote runs the job. */
+static void zygote_end(sb_worker *w, int *end_sent) {
+  if (*end_sent) return;
+  *end_sent = 1;
+  if (sb_send_fds(w->zsock, "e", 1, NULL, 0) != 0) zygote_stop(w);
+}
+
+/* Reads the job's output and result stream until it is over, enforcing the wall clock and the
+ * output cap. lua_pid > 0: a Lua job, our own child, killed directly. Otherwise a Python job:
+ * the test server reports "done" on the result stream; then (or at the limit) the zygote is
+ * told to end the program, which it answers with the program's exit status. */
 static void supervise(sb_worker *w, sb_run *r, double timeout_s, pid_t lua_pid) {
   double start = sb_now();
   double hard = start + timeout_s + 0.5 + 0.25 * timeout_s;
   double kill_at = 0, finished_at = 0;
-  int kill_sent = 0;
+  int kill_sent = 0, end_sent = 0;
   int lua_pidfd = lua_pid > 0 ? pidfd_open_(lua_pid) : -1;
   char buf[65536];
   for (;;) {
     int open_fds = (r->fds[0] >= 0) + (r->fds[1] >= 0) + (r->fds[2] >= 0);
     if (r->finished && open_fds == 0) break;
     double now = sb_now();
-    double until = r->finished ? finished_at + 2.0 : kill_sent ? kill_at + 3.0 : hard;
+    double until = r->finished ? finished_at + 2.0 : kill_sent ? kill_at + 1.0 : hard;
     if (r->finished && now > until) break;   /* a straggler holds a pipe: stop reading */
     struct pollfd pf[4];
     int map[4], np = 0;
@@ -247,28 +304,43 @@ static void supervise(sb_worker *w, sb_run *r, double timeout_s, pid_t lua_pid) 
       if (which < 3) {
         ssize_t n = read(r->fds[which], buf, sizeof buf);
         if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) { close(r->fds[which]); r->fds[which] = -1; continue; }
-        if (which == 2) { result_lines(r, buf, (size_t)n); continue; }
+        if (n <= 0) {
+          close(r->fds[which]);
+          r->fds[which] = -1;
+          if (which == 2 && !r->f.done && lua_pid <= 0 && !r->finished) {
+            /* The test server died without finishing: replace it, end the program. */
+            if (r->f.killed_for == SB_KILL_NONE) r->f.internal_error = 1;
+            server_restart(w);
+            zygote_end(w, &end_sent);
+          }
+          continue;
+        }
+        if (which == 2) {
+          result_lines(r, buf, (size_t)n);
+          if (r->f.done && lua_pid <= 0) zygote_end(w, &end_sent);
+          continue;
+        }
         tail_add(&r->tail[which], buf, (size_t)n);
         r->total += n;
         if (r->total > w->output_limit && r->f.killed_for == SB_KILL_NONE) {
           r->f.killed_for = SB_KILL_OUTPUT;
           if (!kill_sent) { kill_sent = 1; kill_at = sb_now(); }
           if (lua_pid > 0) kill(lua_pid, SIGKILL);
-          else sb_send_fds(w->zsock, "{\"op\":\"kill\"}", 13, NULL, 0);
+          else zygote_end(w, &end_sent);
         }
       } else if (lua_pid > 0) {
         int status;
         struct rusage ru;
         if (wait4(lua_pid, &status, WNOHANG, &ru) == lua_pid) {
           r->finished = 1;
+          if (!kill_sent) r->program_status = WIFSIGNALED(status) ? -WTERMSIG(status) : WEXITSTATUS(status);
           finished_at = sb_now();
           r->maxrss_kb = ru.ru_maxrss;
           r->cpu_s = (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec +
                      (double)ru.ru_stime.tv_sec + 1e-6 * (double)ru.ru_stime.tv_usec;
         }
       } else {
-        char msg[1024];
+        char msg[256];
         ssize_t n = recv(w->zsock, msg, sizeof msg - 1, 0);
         if (n <= 0) {                    /* the zygote died: replace it before the next job */
           r->f.internal_error = 1;
@@ -278,17 +350,17 @@ static void supervise(sb_worker *w, sb_run *r, double timeout_s, pid_t lua_pid) 
           continue;
         }
         msg[n] = 0;
-        cJSON *o = cJSON_Parse(msg);
-        const char *op = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "op"));
-        if (op && strcmp(op, "done") == 0) {
+        /* "d STATUS|k MAXRSS_KB CPU_S": the program's exit code, or k when it was killed. */
+        char st[32];
+        long rss = 0;
+        double cpu = 0;
+        if (msg[0] == 'd' && sscanf(msg, "d %31s %ld %lf", st, &rss, &cpu) == 3) {
           r->finished = 1;
           finished_at = sb_now();
-          cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "maxrss_kb");
-          if (cJSON_IsNumber(v)) r->maxrss_kb = (long)v->valuedouble;
-          v = cJSON_GetObjectItemCaseSensitive(o, "cpu_s");
-          if (cJSON_IsNumber(v)) r->cpu_s = v->valuedouble;
+          if (st[0] != 'k') r->program_status = atoi(st);
+          r->maxrss_kb = rss;
+          r->cpu_s += cpu;
         }
-        cJSON_Delete(o);
       }
     }
     now = sb_now();
@@ -297,13 +369,21 @@ static void supervise(sb_worker *w, sb_run *r, double timeout_s, pid_t lua_pid) 
       kill_at = now;
       if (r->f.killed_for == SB_KILL_NONE) r->f.killed_for = SB_KILL_TIMEOUT;
       if (lua_pid > 0) kill(lua_pid, SIGKILL);
-      else sb_send_fds(w->zsock, "{\"op\":\"kill\"}", 13, NULL, 0);
+      else zygote_end(w, &end_sent);
     }
-    if (!r->finished && kill_sent && now >= kill_at + 3.0 && lua_pid <= 0) {
-      /* The zygote does not answer: kill it and everything under it, start a new one. */
-      zygote_stop(w);
-      r->finished = 1;
-      finished_at = now;
+    if (!r->finished && kill_sent && now >= kill_at + 1.0 && lua_pid <= 0) {
+      if (!r->f.done && r->fds[2] >= 0) {
+        /* The program is gone but the test server has not finished: it is stuck in test
+         * code. Replace it; if the zygote does not answer either, replace everything. */
+        server_restart(w);
+        close(r->fds[2]);
+        r->fds[2] = -1;
+        kill_at = now;
+      } else {
+        zygote_stop(w);
+        r->finished = 1;
+        finished_at = now;
+      }
     }
   }
   if (lua_pidfd >= 0) close(lua_pidfd);
@@ -337,6 +417,19 @@ static void job_dir(sb_worker *w, char *dir, size_t n, int create) {
   else nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* A fresh tmpfs on /work (and so /tmp, /dev/shm) for every job: nothing a job wrote, and
+ * no trace of it such as inode numbers, is there for the next. All of the previous job's
+ * processes are dead by now, so nothing holds the old one. */
+static int fresh_work(sb_worker *w) {
+  if (!w->st.root) return 0;
+  char opts[96];
+  snprintf(opts, sizeof opts, "size=%dk,nr_inodes=4096,mode=0755", w->work_mb * 1024);
+  umount2("/work", MNT_DETACH);
+  if (mount("tmpfs", "/work", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, opts) != 0) return 0;
+  if (mkdir("/work/tmp", 01777) != 0 || chmod("/work/tmp", 01777) != 0) return 0;
+  return 1;
+}
+
 static int run_python(sb_worker *w, const cJSON *job, int n_tests, double timeout_s, int isolate, sb_run *r) {
   if (w->zpid <= 0 && zygote_start(w) != 0) return -1;
   cJSON *spec = cJSON_CreateObject();
@@ -359,40 +452,40 @@ static int run_python(sb_worker *w, const cJSON *job, int n_tests, double timeou
   }
   char dir[sizeof ((sb_wstate *)0)->workdir];
   job_dir(w, dir, sizeof dir, 1);
-  cJSON *msg = cJSON_CreateObject();
-  cJSON_AddStringToObject(msg, "op", "run");
-  cJSON *cfg = cJSON_AddObjectToObject(msg, "cfg");
+  r->fresh_work = fresh_work(w);
+  cJSON *cfg = cJSON_CreateObject();
   cJSON_AddNumberToObject(cfg, "timeout", timeout_s);
+  cJSON_AddNumberToObject(cfg, "cpu", ceil(timeout_s) + 1);
   cJSON_AddNumberToObject(cfg, "n_tests", n_tests);
-  cJSON_AddBoolToObject(cfg, "isolate_tests", isolate);
-  cJSON_AddNumberToObject(cfg, "work_kb", w->work_mb * 1024.0);
-  cJSON_AddNumberToObject(cfg, "work_inodes", 4096);
+  cJSON_AddBoolToObject(cfg, "multi", n_tests > 1 || isolate);
+  cJSON_AddBoolToObject(cfg, "isolate", isolate);
   cJSON_AddStringToObject(cfg, "workdir", dir);
   if (w->st.setuid_nobody) cJSON_AddNumberToObject(cfg, "setuid", 65534);
-  cJSON *ns = cJSON_AddArrayToObject(cfg, "ns");
-  if (w->st.job_ns & CLONE_NEWPID) cJSON_AddItemToArray(ns, cJSON_CreateString("pid"));
-  if (w->st.job_ns & CLONE_NEWNS) cJSON_AddItemToArray(ns, cJSON_CreateString("mount"));
-  if (w->st.job_ns & CLONE_NEWIPC) cJSON_AddItemToArray(ns, cJSON_CreateString("ipc"));
-  if (w->st.job_ns & CLONE_NEWUTS) cJSON_AddItemToArray(ns, cJSON_CreateString("uts"));
-  cJSON *rl = cJSON_AddObjectToObject(cfg, "rlimits");
-  double cpu = ceil(timeout_s) + 1;
-  cJSON *pair = cJSON_AddArrayToObject(rl, "CPU");
-  cJSON_AddItemToArray(pair, cJSON_CreateNumber(cpu));
-  cJSON_AddItemToArray(pair, cJSON_CreateNumber(cpu + 1));
-  cJSON_AddNumberToObject(rl, "AS", (double)w->memory_mb * 1048576.0);
-  cJSON_AddNumberToObject(rl, "NPROC", w->nproc);
-  cJSON_AddNumberToObject(rl, "FSIZE", (double)w->file_mb * 1048576.0);
-  cJSON_AddNumberToObject(rl, "NOFILE", w->nofile);
-  cJSON_AddNumberToObject(rl, "CORE", 0);
-  cJSON_AddNumberToObject(rl, "MEMLOCK", 0);
-  cJSON_AddNumberToObject(rl, "MSGQUEUE", 0);
-  char *text = cJSON_PrintUnformatted(msg);
-  cJSON_Delete(msg);
-  int fds[5] = { code_fd, tests_fd, p[0][1], p[1][1], p[2][1] };
-  int rc = text ? sb_send_fds(w->zsock, text, strlen(text), fds, 5) : -1;
+  char *text = cJSON_PrintUnformatted(cfg);
+  cJSON_Delete(cfg);
+  /* The program's socket: the zygote gives one end to the program, the test server the other. */
+  int sp[2], multi = n_tests > 1 || isolate;
+  int rc = -1;
+  if (text && socketpair(AF_UNIX, (multi ? SOCK_SEQPACKET : SOCK_STREAM) | SOCK_CLOEXEC, 0, sp) == 0) {
+    int zfds[4] = { code_fd, sp[1], p[0][1], p[1][1] };
+    int sfds[5] = { sp[0], tests_fd, p[0][1], p[1][1], p[2][1] };
+    size_t len = strlen(text);
+    char *zmsg = malloc(len + 2), *smsg = malloc(len + 32);
+    if (zmsg && smsg) {
+      snprintf(zmsg, len + 2, "r%s", text);
+      snprintf(smsg, len + 32, "{\"op\":\"job\",\"cfg\":%s}", text);
+      rc = sb_send_fds(w->zsock, zmsg, strlen(zmsg), zfds, 4);
+      if (rc == 0) rc = sb_send_fds(w->ssock, smsg, strlen(smsg), sfds, 5);
+    }
+    free(zmsg);
+    free(smsg);
+    close(sp[0]);
+    close(sp[1]);
+  }
   free(text);
-  for (int i = 0; i < 5; i++) close(fds[i]);
-  for (int i = 0; i < 3; i++) r->fds[i] = p[i][0];
+  close(code_fd);
+  close(tests_fd);
+  for (int i = 0; i < 3; i++) { close(p[i][1]); r->fds[i] = p[i][0]; }
   if (rc != 0) {
     zygote_stop(w);
     job_dir(w, dir, sizeof dir, 0);
@@ -458,8 +551,9 @@ static int run_lua(sb_worker *w, const cJSON *job, int n_tests, double timeout_s
 
 static const char *worker_layers(const sb_worker *w) {
   static char s[128];
-  snprintf(s, sizeof s, "%s%s%s%s%s", w->st.user ? "user," : "", w->st.net ? "net," : "",
-           w->st.root ? "root," : "", w->st.ipc ? "ipc," : "", w->st.uts ? "uts," : "");
+  snprintf(s, sizeof s, "%s%s%s%s%s%s%s%s", w->st.user ? "user," : "", w->st.net ? "net," : "",
+           w->st.ipc ? "ipc," : "", w->st.uts ? "uts," : "", w->st.mount ? "mount," : "",
+           w->st.root ? "root," : "", w->nnp ? "nnp," : "", w->seccomp ? "seccomp," : "");
   size_t n = strlen(s);
   if (n) s[n - 1] = 0;
   return s;
@@ -480,6 +574,9 @@ static void add_layers(cJSON *arr, const char *list) {
 static char *result_json(sb_worker *w, double tag, sb_run *r, double time_ms, const char *error) {
   cJSON *o = cJSON_CreateObject();
   cJSON_AddNumberToObject(o, "tag", tag);
+  sb_facts_finalize(&r->f, r->program_status);
+  if (r->program_status != SB_STATUS_UNKNOWN && r->f.n_tests <= 1 && r->f.exit_status == 0)
+    r->f.exit_status = r->program_status;
   int verdict = error ? LPO_SANDBOX_SANDBOX_ERROR : sb_verdict(&r->f);
   cJSON_AddStringToObject(o, "verdict", lpo_sandbox_verdict_name(verdict));
   cJSON *tests = cJSON_AddArrayToObject(o, "tests");
@@ -490,7 +587,7 @@ static char *result_json(sb_worker *w, double tag, sb_run *r, double time_ms, co
     cJSON_AddItemToArray(tests, cJSON_CreateString(lpo_sandbox_outcome_name(oc)));
   }
   cJSON_AddNumberToObject(o, "time_ms", time_ms);
-  cJSON_AddNumberToObject(o, "cpu_ms", r->cpu_s * 1000.0);
+  cJSON_AddNumberToObject(o, "cpu_ms", (r->cpu_s + r->f.server_cpu_s) * 1000.0);
   cJSON_AddNumberToObject(o, "peak_kb", (double)r->maxrss_kb);
   cJSON_AddNumberToObject(o, "exit", r->f.exit_status);
   char *out = tail_text(&r->tail[0]), *err = tail_text(&r->tail[1]);
@@ -505,6 +602,7 @@ static char *result_json(sb_worker *w, double tag, sb_run *r, double time_ms, co
   cJSON *layers = cJSON_AddArrayToObject(o, "layers");
   add_layers(layers, worker_layers(w));
   add_layers(layers, r->layers);
+  if (r->fresh_work) add_layers(layers, "tmpfs");
   if (r->warn) cJSON_AddStringToObject(o, "warning", r->warn);
   char *text = cJSON_PrintUnformatted(o);
   cJSON_Delete(o);
@@ -593,7 +691,7 @@ int sb_worker_main(int sock, pid_t parent) {
   sb_worker w;
   memset(&w, 0, sizeof w);
   w.sock = sock;
-  w.zsock = w.zpidfd = -1;
+  w.zsock = w.zpidfd = w.ssock = -1;
   char *frame = sb_recv_frame(sock, NULL);
   cJSON *init = frame ? cJSON_Parse(frame) : NULL;
   free(frame);

@@ -263,10 +263,14 @@ static void result_lines(sb_run *r, const char *p, size_t n) {
   }
 }
 
-static void zygote_end(sb_worker *w, int *end_sent) {
+/* Tells the zygote to end the job's program: "ex" when the test server saw the program go
+ * away by itself, so the zygote waits for its exit status instead of killing it. */
+static void zygote_end(sb_worker *w, sb_run *r, int *end_sent) {
   if (*end_sent) return;
   *end_sent = 1;
-  if (sb_send_fds(w->zsock, "e", 1, NULL, 0) != 0) zygote_stop(w);
+  int exited = r->f.run_outcome == SB_T_EXITED;
+  for (int i = 0; i < r->f.n_tests; i++) exited |= r->f.reported[i] && r->f.outcome[i] == SB_T_EXITED;
+  if (sb_send_fds(w->zsock, exited ? "ex" : "e", exited ? 2 : 1, NULL, 0) != 0) zygote_stop(w);
 }
 
 /* Reads the job's output and result stream until it is over, enforcing the wall clock and the
@@ -311,13 +315,13 @@ static void supervise(sb_worker *w, sb_run *r, double timeout_s, pid_t lua_pid) 
             /* The test server died without finishing: replace it, end the program. */
             if (r->f.killed_for == SB_KILL_NONE) r->f.internal_error = 1;
             server_restart(w);
-            zygote_end(w, &end_sent);
+            zygote_end(w, r, &end_sent);
           }
           continue;
         }
         if (which == 2) {
           result_lines(r, buf, (size_t)n);
-          if (r->f.done && lua_pid <= 0) zygote_end(w, &end_sent);
+          if (r->f.done && lua_pid <= 0) zygote_end(w, r, &end_sent);
           continue;
         }
         tail_add(&r->tail[which], buf, (size_t)n);
@@ -326,7 +330,7 @@ static void supervise(sb_worker *w, sb_run *r, double timeout_s, pid_t lua_pid) 
           r->f.killed_for = SB_KILL_OUTPUT;
           if (!kill_sent) { kill_sent = 1; kill_at = sb_now(); }
           if (lua_pid > 0) kill(lua_pid, SIGKILL);
-          else zygote_end(w, &end_sent);
+          else zygote_end(w, r, &end_sent);
         }
       } else if (lua_pid > 0) {
         int status;
@@ -369,7 +373,7 @@ static void supervise(sb_worker *w, sb_run *r, double timeout_s, pid_t lua_pid) 
       kill_at = now;
       if (r->f.killed_for == SB_KILL_NONE) r->f.killed_for = SB_KILL_TIMEOUT;
       if (lua_pid > 0) kill(lua_pid, SIGKILL);
-      else zygote_end(w, &end_sent);
+      else zygote_end(w, r, &end_sent);
     }
     if (!r->finished && kill_sent && now >= kill_at + 1.0 && lua_pid <= 0) {
       if (!r->f.done && r->fds[2] >= 0) {

@@ -896,7 +896,7 @@ def zygote():
         if op == b"r" and len(fds) == 4 and job is None:
             job, use_clone = _start_job(msg[1:], fds, use_clone)
         elif op == b"e":
-            sock.send(_end_job(job))
+            sock.send(_end_job(job, msg[1:2] == b"x"))
             job = None
         elif op == b"s" and len(fds) == 1:
             _kill(server)
@@ -928,12 +928,16 @@ def _start_job(cfg, fds, use_clone):
     return pid, use_clone
 
 
-def _end_job(pid):
-    """Ends the job: the program's own exit status if it already ended by itself, else it is
-    killed (it, and with it every process of the job's namespace). Replies
-    b"d STATUS|k MAXRSS_KB CPU_S" (k: killed by us)."""
+def _end_job(pid, exited):
+    """Ends the job: the program's own exit status if it already ended by itself (exited: the
+    test server saw it go, so wait for it a moment), else it is killed (it, and with it every
+    process of the job's namespace). Replies b"d STATUS|k MAXRSS_KB CPU_S" (k: killed by us)."""
     if pid is None:
         return b"d k 0 0"
+    if exited:
+        pfd = os.pidfd_open(pid)
+        select.select([pfd], [], [], 1.0)
+        os.close(pfd)
     wpid, status, ru = os.wait4(pid, os.WNOHANG)
     if wpid != pid:
         _kill(pid)

@@ -68,6 +68,12 @@ typedef struct sb_run {
   double cpu_s;
   int program_status;         /* the zygote's view of the program's exit (SB_STATUS_UNKNOWN) */
   int fresh_work;             /* /work was remounted for this job */
+  /* Kept for the whole job so a fresh program process can be started: the code memfd, the
+   * write ends of stdout/stderr (closed when the job ends), the program's config. */
+  int code_fd, out_w, err_w;
+  char *pcfg;
+  int respawning;             /* waiting for the zygote to end the old program */
+  int python;                 /* a Python job (else Lua) */
 } sb_run;
 
 static pid_t sb_clone(int flags) {
@@ -219,7 +225,16 @@ static int zygote_start(sb_worker *w) {
 
 /* ---- supervision, shared by Python and Lua jobs ---- */
 
+static void release_job_fds(sb_run *r) {
+  if (r->code_fd >= 0) close(r->code_fd);
+  if (r->out_w >= 0) close(r->out_w);
+  if (r->err_w >= 0) close(r->err_w);
+  r->code_fd = r->out_w = r->err_w = -1;
+}
+
 static void run_free(sb_run *r) {
+  release_job_fds(r);
+  free(r->pcfg);
   for (int i = 0; i < 3; i++) if (r->fds[i] >= 0) close(r->fds[i]);
   free(r->line); free(r->detail); free(r->layers); free(r->warn);
   free(r->f.outcome); free(r->f.reported); free(r->f.status);
@@ -237,6 +252,8 @@ static int run_init(sb_run *r, int n_tests) {
   memset(r->f.outcome, LPO_SANDBOX_T_SKIPPED, (size_t)n_tests + 1);
   for (int i = 0; i <= n_tests; i++) r->f.status[i] = SB_STATUS_UNKNOWN;
   r->program_status = SB_STATUS_UNKNOWN;
+  r->f.respawn = -1;
+  r->code_fd = r->out_w = r->err_w = -1;
   return 0;
 }
 
@@ -263,6 +280,30 @@ static void result_lines(sb_run *r, const char *p, size_t n) {
   }
 }
 
+/* Starts a program process for the job: the zygote clones it with one end of a new socket,
+ * the test server gets the other ({"op":"sock"} for a replacement, with the job otherwise). */
+static int start_program(sb_worker *w, sb_run *r, const char *server_msg, int tests_fd, int res_w) {
+  int sp[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) != 0)
+    return lpo_set_error("sandbox: socketpair: %s", strerror(errno));
+  size_t len = strlen(r->pcfg);
+  char *zmsg = malloc(len + 2);
+  int rc = -1;
+  if (zmsg) {
+    snprintf(zmsg, len + 2, "r%s", r->pcfg);
+    int zfds[4] = { r->code_fd, sp[1], r->out_w, r->err_w };
+    rc = sb_send_fds(w->zsock, zmsg, len + 1, zfds, 4);
+    free(zmsg);
+  }
+  if (rc == 0) {
+    int sfds[5] = { sp[0], tests_fd, r->out_w, r->err_w, res_w };
+    rc = sb_send_fds(w->ssock, server_msg, strlen(server_msg), sfds, tests_fd >= 0 ? 5 : 1);
+  }
+  close(sp[0]);
+  close(sp[1]);
+  return rc == 0 ? 0 : lpo_set_error("sandbox: starting a program process: %s", strerror(errno));
+}
+
 /* Tells the zygote to end the job's program: "ex" when the test server saw the program go
  * away by itself, so the zygote waits for its exit status instead of killing it. */
 static void zygote_end(sb_worker *w, sb_run *r, int *end_sent) {
@@ -285,6 +326,7 @@ static void supervise(sb_worker *w, sb_run *r, double timeout_s, pid_t lua_pid) 
   int lua_pidfd = lua_pid > 0 ? pidfd_open_(lua_pid) : -1;
   char buf[65536];
   for (;;) {
+    if (r->finished) release_job_fds(r);
     int open_fds = (r->fds[0] >= 0) + (r->fds[1] >= 0) + (r->fds[2] >= 0);
     if (r->finished && open_fds == 0) break;
     double now = sb_now();
@@ -321,6 +363,10 @@ static void supervise(sb_worker *w, sb_run *r, double timeout_s, pid_t lua_pid) 
         }
         if (which == 2) {
           result_lines(r, buf, (size_t)n);
+          if (lua_pid <= 0 && r->f.respawn >= 0 && !r->respawning && !kill_sent) {
+            r->respawning = 1;         /* end the old program first: its status matters */
+            zygote_end(w, r, &end_sent);
+          }
           if (r->f.done && lua_pid <= 0) zygote_end(w, r, &end_sent);
           continue;
         }
@@ -359,11 +405,28 @@ static void supervise(sb_worker *w, sb_run *r, double timeout_s, pid_t lua_pid) 
         long rss = 0;
         double cpu = 0;
         if (msg[0] == 'd' && sscanf(msg, "d %31s %ld %lf", st, &rss, &cpu) == 3) {
-          r->finished = 1;
-          finished_at = sb_now();
-          if (st[0] != 'k') r->program_status = atoi(st);
-          r->maxrss_kb = rss;
+          int status = st[0] != 'k' ? atoi(st) : SB_STATUS_UNKNOWN;
+          if (rss > r->maxrss_kb) r->maxrss_kb = rss;
           r->cpu_s += cpu;
+          if (r->respawning && !r->f.done && !kill_sent) {
+            int j = r->f.respawn;      /* the test that ended the old program gets its status */
+            if (j >= 1 && r->f.reported[j - 1] && r->f.status[j - 1] == SB_STATUS_UNKNOWN)
+              r->f.status[j - 1] = status;
+            r->f.respawn = -1;
+            r->respawning = 0;
+            end_sent = 0;
+            if (start_program(w, r, "{\"op\":\"sock\"}", -1, -1) != 0) {
+              r->f.internal_error = 1;
+              zygote_stop(w);
+              r->finished = 1;
+              finished_at = sb_now();
+            }
+          } else {
+            r->finished = 1;
+            finished_at = sb_now();
+            r->program_status = status;
+            release_job_fds(r);      /* now the pipes can reach EOF */
+          }
         }
       }
     }
@@ -461,39 +524,28 @@ static int run_python(sb_worker *w, const cJSON *job, int n_tests, double timeou
   cJSON_AddNumberToObject(cfg, "timeout", timeout_s);
   cJSON_AddNumberToObject(cfg, "cpu", ceil(timeout_s) + 1);
   cJSON_AddNumberToObject(cfg, "n_tests", n_tests);
-  cJSON_AddBoolToObject(cfg, "multi", n_tests > 1 || isolate);
   cJSON_AddBoolToObject(cfg, "isolate", isolate);
   cJSON_AddStringToObject(cfg, "workdir", dir);
   if (w->st.setuid_nobody) cJSON_AddNumberToObject(cfg, "setuid", 65534);
-  char *text = cJSON_PrintUnformatted(cfg);
+  r->pcfg = cJSON_PrintUnformatted(cfg);
   cJSON_Delete(cfg);
-  /* The program's socket: the zygote gives one end to the program, the test server the other. */
-  int sp[2], multi = n_tests > 1 || isolate;
+  r->code_fd = code_fd;
+  r->out_w = p[0][1];
+  r->err_w = p[1][1];
+  for (int i = 0; i < 3; i++) r->fds[i] = p[i][0];
+  char *smsg = r->pcfg ? malloc(strlen(r->pcfg) + 32) : NULL;
   int rc = -1;
-  if (text && socketpair(AF_UNIX, (multi ? SOCK_SEQPACKET : SOCK_STREAM) | SOCK_CLOEXEC, 0, sp) == 0) {
-    int zfds[4] = { code_fd, sp[1], p[0][1], p[1][1] };
-    int sfds[5] = { sp[0], tests_fd, p[0][1], p[1][1], p[2][1] };
-    size_t len = strlen(text);
-    char *zmsg = malloc(len + 2), *smsg = malloc(len + 32);
-    if (zmsg && smsg) {
-      snprintf(zmsg, len + 2, "r%s", text);
-      snprintf(smsg, len + 32, "{\"op\":\"job\",\"cfg\":%s}", text);
-      rc = sb_send_fds(w->zsock, zmsg, strlen(zmsg), zfds, 4);
-      if (rc == 0) rc = sb_send_fds(w->ssock, smsg, strlen(smsg), sfds, 5);
-    }
-    free(zmsg);
-    free(smsg);
-    close(sp[0]);
-    close(sp[1]);
+  if (smsg) {
+    sprintf(smsg, "{\"op\":\"job\",\"cfg\":%s}", r->pcfg);
+    rc = start_program(w, r, smsg, tests_fd, p[2][1]);
   }
-  free(text);
-  close(code_fd);
+  free(smsg);
   close(tests_fd);
-  for (int i = 0; i < 3; i++) { close(p[i][1]); r->fds[i] = p[i][0]; }
+  close(p[2][1]);
   if (rc != 0) {
     zygote_stop(w);
     job_dir(w, dir, sizeof dir, 0);
-    return lpo_set_error("sandbox: sending a job to the zygote: %s", strerror(errno));
+    return -1;
   }
   supervise(w, r, timeout_s, 0);
   job_dir(w, dir, sizeof dir, 0);
@@ -553,11 +605,13 @@ static int run_lua(sb_worker *w, const cJSON *job, int n_tests, double timeout_s
   return 0;
 }
 
-static const char *worker_layers(const sb_worker *w) {
+/* Worker-wide layers; nnp and seccomp come from the Python zygote, which Lua jobs do not use
+ * (the Lua job process reports its own). */
+static const char *worker_layers(const sb_worker *w, int python) {
   static char s[128];
   snprintf(s, sizeof s, "%s%s%s%s%s%s%s%s", w->st.user ? "user," : "", w->st.net ? "net," : "",
            w->st.ipc ? "ipc," : "", w->st.uts ? "uts," : "", w->st.mount ? "mount," : "",
-           w->st.root ? "root," : "", w->nnp ? "nnp," : "", w->seccomp ? "seccomp," : "");
+           w->st.root ? "root," : "", python && w->nnp ? "nnp," : "", python && w->seccomp ? "seccomp," : "");
   size_t n = strlen(s);
   if (n) s[n - 1] = 0;
   return s;
@@ -604,7 +658,7 @@ static char *result_json(sb_worker *w, double tag, sb_run *r, double time_ms, co
   if (!detail && r->f.internal_error) detail = "the sandbox failed (zygote died or bad result stream)";
   cJSON_AddStringToObject(o, "detail", detail ? detail : "");
   cJSON *layers = cJSON_AddArrayToObject(o, "layers");
-  add_layers(layers, worker_layers(w));
+  add_layers(layers, worker_layers(w, r->python));
   add_layers(layers, r->layers);
   if (r->fresh_work) add_layers(layers, "tmpfs");
   if (r->warn) cJSON_AddStringToObject(o, "warning", r->warn);
@@ -630,6 +684,7 @@ static char *handle_job(sb_worker *w, const cJSON *job) {
   if (run_init(&r, n_tests) != 0) error = "out of memory";
   else if (!code) error = "job has no code";
   else if (!lang || strcmp(lang, "python") == 0) {
+    r.python = 1;
     if (run_python(w, job, n_tests, timeout_s, isolate, &r) != 0) error = lpo_last_error();
   } else if (strcmp(lang, "lua") == 0) {
     if (run_lua(w, job, n_tests, timeout_s, &r) != 0) error = lpo_last_error();
@@ -671,7 +726,7 @@ static int reply_init(int sock, int ok, const sb_worker *w, const char *error) {
   if (error) cJSON_AddStringToObject(o, "error", error);
   if (ok) {
     cJSON *layers = cJSON_AddArrayToObject(o, "layers");
-    add_layers(layers, worker_layers(w));
+    add_layers(layers, worker_layers(w, 1));
     cJSON_AddStringToObject(o, "python", w->py_version);
   }
   cJSON_AddStringToObject(o, "warnings", w->st.warnings);

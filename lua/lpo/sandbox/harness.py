@@ -172,6 +172,9 @@ from collections import deque as _deque
 _dict_keys, _dict_items = type({}.keys()), type({}.items())
 _BIG = 1 << 12000   # larger ints travel as hex (str(int) is capped at 4300 digits)
 _SCALARS = frozenset((str, float, bool, type(None)))
+# Builtin types and functions travel by name (a test may pass int or len to the program).
+_BUILTIN_NAMES = {id(v): k for k, v in vars(builtins).items()
+                  if isinstance(v, (type, types.BuiltinFunctionType)) and not k.startswith("_")}
 
 
 def _items(xs, handle):
@@ -227,6 +230,9 @@ def encode(x, handle):
         return {"D": str(x)}
     if isinstance(x, _deque):
         return {"Q": _items(x, handle), "n": x.maxlen}
+    name = _BUILTIN_NAMES.get(id(x))
+    if name is not None and getattr(builtins, name, None) is x:
+        return {"B": name}
     return handle(x)
 
 
@@ -251,6 +257,8 @@ def _decoder(resolve):
         if k == "I": return {kk: vv for kk, vv in v}.items()
         if k == "q": return __import__("fractions").Fraction(v[0], v[1])
         if k == "D": return __import__("decimal").Decimal(v)
+        if k == "B" and isinstance(v, str) and id(getattr(builtins, v, None)) in _BUILTIN_NAMES:
+            return getattr(builtins, v)
         return resolve(k, v)
     return hook
 
@@ -268,12 +276,16 @@ def _close_all_but(*keep):
     os.closerange(lo, 1 << 16)
 
 
-def _flush_exit(status):
+def _flush():
     for f in (sys.stdout, sys.stderr):
         try:
             f.flush()
         except BaseException:
             pass
+
+
+def _flush_exit(status):
+    _flush()
     os._exit(status & 0xff if isinstance(status, int) else 1)
 
 
@@ -292,6 +304,8 @@ def program_server(code, fd, layers=None):
     def resolve(k, v):
         if k == "h":
             return handles[v]
+        if k == "m":
+            return __import__(v) and sys.modules[v]
         raise ValueError("bad value tag")
 
     g = {"__name__": "solution", "__builtins__": builtins}
@@ -310,6 +324,7 @@ def program_server(code, fd, layers=None):
     decode = _decoder(resolve)
     reply = ["ready", layers]
     while True:
+        _flush()          # the program's output so far: it may be killed once the tests are done
         try:
             ch.send(reply)
             req = ch.recv(decode)
@@ -346,54 +361,9 @@ def program_server(code, fd, layers=None):
             reply = ["err", type(e).__name__, str(e)[:500], tb[-4000:]]
 
 
-def program_zygote(code, ctl):
-    """I: forks a fresh program server per test when the test server asks ("spawn"; the
-    server's end of a new socketpair goes back with the reply); "end" kills everything else in
-    the job's pid namespace (I is pid 1 there) and replies with that program's exit status."""
-    current = None
-    while True:
-        try:
-            req = ctl.recv(64)
-        except OSError:
-            req = b""
-        if not req:
-            os._exit(0)
-        if req == b"spawn":
-            a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-            pid = os.fork()
-            if pid == 0:
-                fd = b.detach()
-                _close_all_but(fd)
-                random.seed(0)
-                program_server(code, fd)
-            b.close()
-            current = pid
-            socket.send_fds(ctl, [b"%d" % pid], [a.fileno()])
-            a.close()
-        elif req == b"end":
-            status = None
-            try:
-                if os.getpid() == 1:
-                    os.kill(-1, signal.SIGKILL)
-                elif current:
-                    os.kill(current, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            while True:
-                try:
-                    wpid, st = os.waitpid(-1, 0)
-                except ChildProcessError:
-                    break
-                if wpid == current:
-                    status = st
-            if status is not None and os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL:
-                status = None        # our own kill at the end of the test, not the program's doing
-            ctl.send(b"none" if status is None else b"%d" % _status_code(status))
-
-
 def program_main(cfg, code_fd, sock_fd, out_w, err_w):
-    """U right after the clone: finish the job's isolation, compile, then run the program (or,
-    with several tests, become the program zygote). Never returns."""
+    """U right after the clone: finish the job's isolation, compile, then run the program.
+    Never returns."""
     devnull = os.open("/dev/null", os.O_RDWR)
     os.dup2(devnull, 0)
     os.dup2(out_w, 1)
@@ -421,12 +391,6 @@ def program_main(cfg, code_fd, sock_fd, out_w, err_w):
         sys.stderr.write("".join(traceback.format_exception_only(type(e), e)))
         syntax = "%s: %s" % (type(e).__name__, e)
     del src
-    if cfg.get("multi"):
-        sock = socket.socket(fileno=sock_fd)
-        sock.send(json.dumps(["hello", layers, syntax]).encode())
-        if syntax is None:
-            program_zygote(code, sock)
-        _flush_exit(0)
     if syntax is not None:
         Channel(sock_fd).send(["syntax", syntax, layers])
         _flush_exit(0)
@@ -479,9 +443,14 @@ class Conn:
     def _handle(y):
         if type(y) is Remote:
             return {"h": object.__getattribute__(y, "_h")}
+        if isinstance(y, types.ModuleType) and isinstance(y.__name__, str):
+            return {"m": y.__name__}
         raise TypeError("the sandbox cannot pass a %s to the program" % type(y).__name__)
 
-    def recv(self):
+    def start(self):
+        """The program's first message: ["ready", layers], ["load_error", type, text, layers]
+        or ["syntax", text, layers]."""
+        self.ch.set_deadline(self.deadline)
         try:
             return self.ch.recv()
         except ProgramExited:
@@ -592,18 +561,14 @@ class TestNamespace(dict):
         return v
 
 
-def run_test(conn, test, setup, check, entry, first=None):
-    """Runs one test against the program behind conn (first: its first message, if already
-    read). Returns (outcome, detail)."""
+def run_test(conn, test, setup, check, entry):
+    """Runs one test against the (started) program behind conn. Returns (outcome, detail)."""
     ns = TestNamespace(conn, entry)
     ns["__builtins__"] = builtins
     ns["__name__"] = "__test__"
     random.seed(0)
     try:
         conn.ch.set_deadline(conn.deadline)
-        msg = first or conn.recv()
-        if msg[0] == "load_error":
-            return ("memory" if msg[1] == "MemoryError" else "error"), "program failed: %s: %s" % (msg[1], msg[2])
         if setup:
             exec(compile(setup, "<setup>", "exec", dont_inherit=True), ns)
         if test:
@@ -620,7 +585,7 @@ def run_test(conn, test, setup, check, entry, first=None):
         if remote is not None:
             sys.stderr.write(remote)
         else:
-            traceback.print_exc()
+            traceback.print_exception(type(e), e, e.__traceback__.tb_next if e.__traceback__ else None)
         if conn.dead:
             return "exited", "program exited during the test"
         if isinstance(e, MemoryError):
@@ -637,7 +602,10 @@ def run_test(conn, test, setup, check, entry, first=None):
 
 def test_server(ctl):
     """Runs jobs' tests as the worker hands them over: {"op": "job", cfg} with the fds
-    [program socket, tests memfd, stdout, stderr, result stream]."""
+    [program socket, tests memfd, stdout, stderr, result stream]. Every test of a job runs
+    against the same program process, as in-process harnesses do; when that process is gone
+    (or, with isolate, before every test) the server asks the worker for a fresh one by writing
+    {"respawn": j} and waits for {"op": "sock"} with its socket."""
     devnull = os.open("/dev/null", os.O_RDWR)
     while True:
         try:
@@ -647,132 +615,101 @@ def test_server(ctl):
         if not msg:
             os._exit(0)
         t0 = time.process_time()
-        cfg = json.loads(msg)["cfg"]
+        req = json.loads(msg)
+        if req.get("op") != "job" or len(fds) != 5:
+            for fd in fds:
+                os.close(fd)
+            continue
         prog, tests_fd, out_w, err_w, res_w = fds
         os.dup2(out_w, 1)
         os.dup2(err_w, 2)
         os.close(out_w)
         os.close(err_w)
-        lines = []
+
+        def emit(obj):
+            os.write(res_w, (json.dumps(obj, separators=(",", ":")) + "\n").encode())
+
         try:
-            _run_job_tests(cfg, prog, tests_fd, lines)
+            _run_job_tests(req["cfg"], prog, tests_fd, emit, ctl)
         except BaseException:
             traceback.print_exc()
-            lines.append('{"warn":"test server error"}')
-        for f in (sys.stdout, sys.stderr):
-            try:
-                f.flush()
-            except BaseException:
-                pass
+            emit({"warn": "test server error"})
+        _flush()
         os.dup2(devnull, 1)
         os.dup2(devnull, 2)
-        for fd in (prog, tests_fd):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-        lines.append('{"done":1,"cpu_s":%r}' % (time.process_time() - t0))
         try:
-            os.write(res_w, ("\n".join(lines) + "\n").encode())
+            os.close(tests_fd)
+        except OSError:
+            pass
+        try:
+            emit({"done": 1, "cpu_s": time.process_time() - t0})
         except OSError:
             pass
         os.close(res_w)
 
 
-def _run_job_tests(cfg, prog, tests_fd, lines):
+def _respawn(ctl, emit, j, deadline):
+    """Asks the worker for a fresh program process; returns its started Conn, or None."""
+    emit({"respawn": j})
+    left = deadline - time.monotonic()
+    if left <= 0 or not select.select([ctl], [], [], left)[0]:
+        return None
+    msg, fds, _, _ = socket.recv_fds(ctl, 1 << 16, 1)
+    if not msg or not fds:
+        raise ProgramExited()           # the worker is gone
+    return Conn(fds[0], deadline)
+
+
+def _run_job_tests(cfg, prog, tests_fd, emit, ctl):
     deadline = time.monotonic() + cfg["timeout"]
     spec = json.loads(_read_fd(tests_fd))
-
-    def emit(obj):
-        lines.append(json.dumps(obj, separators=(",", ":")))
-
     tests = spec.get("tests") or []
     check, entry, setup = spec.get("check"), spec.get("entry"), spec.get("setup")
     if check:
         tests = [None]
-    if not cfg.get("multi"):
-        conn = Conn(prog, deadline)
-        try:
-            conn.ch.set_deadline(deadline)
-            first = conn.recv()
-        except (TestTimeout, ProgramExited) as e:
-            o = "timeout" if isinstance(e, TestTimeout) else "exited"
-            emit({"t": 0, "o": o, "x": "the program ended before its tests ran" if o == "exited" else "time limit"} if tests else {"run": o})
-            return
-        emit({"layers": first[-1]})
-        if first[0] == "syntax":
-            emit({"syntax": first[1]})
-        elif tests:
-            outcome, detail = run_test(conn, tests[0], setup, check, entry, first)
-            emit({"t": 0, "o": outcome, "x": detail})
-        else:                        # no tests: the program passes if it runs to the end
-            outcome = "pass" if first[0] == "ready" else "memory" if first[1] == "MemoryError" else "error"
-            emit({"run": outcome})
-        return
-    ctl = socket.socket(fileno=prog)
+    isolate = cfg.get("isolate")
+    conn, first = Conn(prog, deadline), None
     try:
-        _run_multi(ctl, cfg, deadline, tests, setup, check, entry, emit)
+        for j in range(max(len(tests), 1)):
+            if conn is None:
+                conn, first = _respawn(ctl, emit, j, deadline), None
+                if conn is None:
+                    emit({"t": j, "o": "timeout", "x": "time limit"})
+                    return
+            if first is None:
+                try:
+                    first = conn.start()
+                except (TestTimeout, ProgramExited) as e:
+                    o, x = ("timeout", "time limit") if isinstance(e, TestTimeout) else \
+                           ("exited", "the program ended before its tests ran")
+                    emit({"t": j, "o": o, "x": x} if tests else {"run": o})
+                    return
+                if j == 0:
+                    emit({"layers": first[-1]})
+            if first[0] == "syntax":
+                emit({"syntax": first[1]})
+                return
+            if not tests:            # no tests: the program passes if it runs to the end
+                emit({"run": "pass" if first[0] == "ready" else "memory" if first[1] == "MemoryError" else "error"})
+                return
+            if first[0] == "load_error":     # the same for every test: no need to run again
+                outcome = "memory" if first[1] == "MemoryError" else "error"
+                for k in range(j, len(tests)):
+                    emit({"t": k, "o": outcome, "x": "program failed: %s: %s" % (first[1], first[2])})
+                return
+            if isolate:
+                outcome, detail = _isolated_test(conn.ch.fd, deadline, tests[j], setup, check, entry)
+            else:
+                outcome, detail = run_test(conn, tests[j], setup, check, entry)
+            emit({"t": j, "o": outcome, "x": detail})
+            if outcome == "timeout":
+                return               # the time is up: the rest stay unrun (skipped)
+            if isolate or conn.dead or outcome in ("exited", "memory"):
+                os.close(conn.ch.fd)
+                conn = None
     finally:
-        ctl.detach()
-
-
-def _run_multi(ctl, cfg, deadline, tests, setup, check, entry, emit):
-    try:
-        hello = json.loads(_ctl_recv(ctl, deadline))
-    except (TestTimeout, ProgramExited) as e:
-        emit({"t": 0, "o": "timeout" if isinstance(e, TestTimeout) else "exited", "x": ""})
-        return
-    emit({"layers": hello[1]})
-    if hello[2] is not None:
-        emit({"syntax": hello[2]})
-        return
-    status = 0
-    for j, test in enumerate(tests):
-        if time.monotonic() >= deadline:
-            emit({"t": j, "o": "timeout", "x": "time limit"})
-            continue
-        try:
-            ctl.send(b"spawn")
-            _ctl_wait(ctl, deadline)
-            _, fds, _, _ = socket.recv_fds(ctl, 64, 1)
-        except (TestTimeout, OSError):
-            emit({"t": j, "o": "timeout", "x": "time limit"})
-            continue
-        if not fds:
-            emit({"t": j, "o": "exited", "x": "the program zygote died"})
-            break
-        if cfg.get("isolate"):
-            outcome, detail = _isolated_test(fds[0], deadline, test, setup, check, entry)
-        else:
-            outcome, detail = run_test(Conn(fds[0], deadline), test, setup, check, entry)
-        os.close(fds[0])
-        try:
-            ctl.send(b"end")
-            reply = _ctl_recv(ctl, deadline + 1.0)
-        except (TestTimeout, ProgramExited, OSError):
-            reply = b""
-        st = int(reply) if reply and reply != b"none" else None
-        line = {"t": j, "o": outcome, "x": detail}
-        if outcome == "exited" and st is not None:
-            line["st"] = st
-        if st is not None:
-            status = st
-        emit(line)
-    emit({"exit": status})
-
-
-def _ctl_wait(ctl, deadline):
-    left = deadline - time.monotonic()
-    if left <= 0 or not select.select([ctl], [], [], left)[0]:
-        raise TestTimeout()
-
-
-def _ctl_recv(ctl, deadline):
-    _ctl_wait(ctl, deadline)
-    m = ctl.recv(1 << 16)
-    if not m:
-        raise ProgramExited()
-    return m
+        if conn is not None:
+            os.close(conn.ch.fd)
 
 
 def _isolated_test(fd, deadline, test, setup, check, entry):
@@ -784,7 +721,7 @@ def _isolated_test(fd, deadline, test, setup, check, entry):
         _close_all_but(fd, w)
         try:
             out = run_test(Conn(fd, deadline), test, setup, check, entry)
-        except BaseException as e:
+        except BaseException as e:  # noqa: the runner reports whatever happened
             out = ("error", "test runner: %s" % e)
         os.write(w, json.dumps(out).encode())
         _flush_exit(0)

@@ -20,6 +20,7 @@
  * in main() (engine/main.c and the C tests do). */
 #ifndef LPO_SANDBOX_H
 #define LPO_SANDBOX_H
+#include "lpo.h"
 #include <stddef.h>
 #include <stdint.h>
 
@@ -61,6 +62,7 @@ typedef struct lpo_sandbox_config {
 typedef struct lpo_sandbox_job {
   const char *language;   /* "python" (default) or "lua" */
   const char *code;       /* the program */
+  size_t code_len;        /* its length; 0 = strlen(code). A NUL inside is a syntax error. */
   const char *const *tests; /* assert statements, one test each (MBPP style) */
   int n_tests;
   const char *check;      /* HumanEval style: source defining check(candidate) ... */

@@ -41,6 +41,7 @@ typedef struct sb_facts {
   int exit_status;
   double server_cpu_s;    /* CPU the test server spent on the job */
   int respawn;            /* the test server asks for a fresh program process for test j (-1) */
+  int gone;               /* the test server saw the program's process end by itself */
 } sb_facts;
 int sb_outcome_from_name(const char *name);                   /* -1 if unknown; "exited" too */
 /* Resolves "exited" outcomes; program_status is the program's exit code as the zygote saw it

@@ -143,6 +143,8 @@ int sb_facts_apply_line(sb_facts *f, const char *line, char **detail, char **lay
       free(*layers);
       *layers = s;
     }
+  } else if (cJSON_GetObjectItemCaseSensitive(o, "gone")) {
+    f->gone = 1;
   } else if ((v = cJSON_GetObjectItemCaseSensitive(o, "respawn"))) {
     if (!cJSON_IsNumber(v) || v->valueint < 1 || v->valueint >= f->n_tests) rc = -1;
     else f->respawn = v->valueint;

@@ -309,7 +309,7 @@ static int start_program(sb_worker *w, sb_run *r, const char *server_msg, int te
 static void zygote_end(sb_worker *w, sb_run *r, int *end_sent) {
   if (*end_sent) return;
   *end_sent = 1;
-  int exited = r->f.run_outcome == SB_T_EXITED;
+  int exited = r->f.gone || r->f.run_outcome == SB_T_EXITED;
   for (int i = 0; i < r->f.n_tests; i++) exited |= r->f.reported[i] && r->f.outcome[i] == SB_T_EXITED;
   if (sb_send_fds(w->zsock, exited ? "ex" : "e", exited ? 2 : 1, NULL, 0) != 0) zygote_stop(w);
 }
@@ -413,6 +413,7 @@ static void supervise(sb_worker *w, sb_run *r, double timeout_s, pid_t lua_pid) 
             if (j >= 1 && r->f.reported[j - 1] && r->f.status[j - 1] == SB_STATUS_UNKNOWN)
               r->f.status[j - 1] = status;
             r->f.respawn = -1;
+            r->f.gone = 0;
             r->respawning = 0;
             end_sent = 0;
             if (start_program(w, r, "{\"op\":\"sock\"}", -1, -1) != 0) {
@@ -683,6 +684,11 @@ static char *handle_job(sb_worker *w, const cJSON *job) {
   const char *error = NULL;
   if (run_init(&r, n_tests) != 0) error = "out of memory";
   else if (!code) error = "job has no code";
+  else if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(job, "nul"))) {
+    r.f.syntax_error = 1;                 /* as compile() and luaL_loadbuffer would say */
+    r.f.done = 1;
+    r.detail = strdup("SyntaxError: source code cannot contain null bytes");
+  }
   else if (!lang || strcmp(lang, "python") == 0) {
     r.python = 1;
     if (run_python(w, job, n_tests, timeout_s, isolate, &r) != 0) error = lpo_last_error();

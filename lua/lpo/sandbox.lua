@@ -88,6 +88,7 @@ local function to_cjob(job, i)
   local keep = { job }
   cj.language = job.language or "python"
   cj.code = job.code
+  cj.code_len = #job.code
   local n = 0
   if job.tests then
     n = #job.tests

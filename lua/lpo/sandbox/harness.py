@@ -684,6 +684,8 @@ def _run_job_tests(cfg, prog, tests_fd, emit, ctl):
                            ("exited", "the program ended before its tests ran")
                     emit({"t": j, "o": o, "x": x} if tests else {"run": o})
                     return
+                if first[0] != "ready":
+                    emit({"gone": 1})    # it exits after a syntax or load error
                 if j == 0:
                     emit({"layers": first[-1]})
             if first[0] == "syntax":

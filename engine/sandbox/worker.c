@@ -68,10 +68,10 @@ typedef struct sb_run {
   double cpu_s;
   int program_status;         /* the zygote's view of the program's exit (SB_STATUS_UNKNOWN) */
   int fresh_work;             /* /work was remounted for this job */
-  /* Kept for the whole job so a fresh program process can be started: the code memfd, the
-   * write ends of stdout/stderr (closed when the job ends), the program's config. */
+  /* Kept for the whole job so a fresh program process can be started: the write ends of
+   * stdout/stderr (closed when the job ends), the program's config "CPU UID|- WORKDIR". */
   int code_fd, out_w, err_w;
-  char *pcfg;
+  char pcfg[512];
   int respawning;             /* waiting for the zygote to end the old program */
   int python;                 /* a Python job (else Lua) */
 } sb_run;
@@ -234,7 +234,6 @@ static void release_job_fds(sb_run *r) {
 
 static void run_free(sb_run *r) {
   release_job_fds(r);
-  free(r->pcfg);
   for (int i = 0; i < 3; i++) if (r->fds[i] >= 0) close(r->fds[i]);
   free(r->line); free(r->detail); free(r->layers); free(r->warn);
   free(r->f.outcome); free(r->f.reported); free(r->f.status);
@@ -286,18 +285,11 @@ static int start_program(sb_worker *w, sb_run *r, const char *server_msg, int te
   int sp[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) != 0)
     return lpo_set_error("sandbox: socketpair: %s", strerror(errno));
-  size_t len = strlen(r->pcfg);
-  char *zmsg = malloc(len + 2);
-  int rc = -1;
-  if (zmsg) {
-    snprintf(zmsg, len + 2, "r%s", r->pcfg);
-    int zfds[4] = { r->code_fd, sp[1], r->out_w, r->err_w };
-    rc = sb_send_fds(w->zsock, zmsg, len + 1, zfds, 4);
-    free(zmsg);
-  }
+  int zfds[3] = { sp[1], r->out_w, r->err_w };
+  int rc = sb_send_fds(w->zsock, r->pcfg, strlen(r->pcfg), zfds, 3);
   if (rc == 0) {
-    int sfds[5] = { sp[0], tests_fd, r->out_w, r->err_w, res_w };
-    rc = sb_send_fds(w->ssock, server_msg, strlen(server_msg), sfds, tests_fd >= 0 ? 5 : 1);
+    int sfds[6] = { sp[0], r->code_fd, tests_fd, r->out_w, r->err_w, res_w };
+    rc = sb_send_fds(w->ssock, server_msg, strlen(server_msg), sfds, tests_fd >= 0 ? 6 : 1);
   }
   close(sp[0]);
   close(sp[1]);
@@ -498,7 +490,7 @@ static int fresh_work(sb_worker *w) {
   return 1;
 }
 
-static int run_python(sb_worker *w, const cJSON *job, int n_tests, double timeout_s, int isolate, sb_run *r) {
+static int run_python(sb_worker *w, const cJSON *job, double timeout_s, int isolate, sb_run *r) {
   if (w->zpid <= 0 && zygote_start(w) != 0) return -1;
   cJSON *spec = cJSON_CreateObject();
   static const char *const keys[] = { "tests", "check", "entry", "setup" };
@@ -521,26 +513,19 @@ static int run_python(sb_worker *w, const cJSON *job, int n_tests, double timeou
   char dir[sizeof ((sb_wstate *)0)->workdir];
   job_dir(w, dir, sizeof dir, 1);
   r->fresh_work = fresh_work(w);
-  cJSON *cfg = cJSON_CreateObject();
-  cJSON_AddNumberToObject(cfg, "timeout", timeout_s);
-  cJSON_AddNumberToObject(cfg, "cpu", ceil(timeout_s) + 1);
-  cJSON_AddNumberToObject(cfg, "n_tests", n_tests);
-  cJSON_AddBoolToObject(cfg, "isolate", isolate);
-  cJSON_AddStringToObject(cfg, "workdir", dir);
-  if (w->st.setuid_nobody) cJSON_AddNumberToObject(cfg, "setuid", 65534);
-  r->pcfg = cJSON_PrintUnformatted(cfg);
-  cJSON_Delete(cfg);
+  /* The zygote passes "r CPU UID WORKDIR" to the program process unparsed. */
+  snprintf(r->pcfg, sizeof r->pcfg, "r%d %s %s", (int)ceil(timeout_s) + 1,
+           w->st.setuid_nobody ? "65534" : "-", dir);
+  char smsg[128];
+  snprintf(smsg, sizeof smsg, "{\"op\":\"job\",\"cfg\":{\"timeout\":%.6f,\"isolate\":%s}}",
+           timeout_s, isolate ? "true" : "false");
   r->code_fd = code_fd;
   r->out_w = p[0][1];
   r->err_w = p[1][1];
   for (int i = 0; i < 3; i++) r->fds[i] = p[i][0];
-  char *smsg = r->pcfg ? malloc(strlen(r->pcfg) + 32) : NULL;
-  int rc = -1;
-  if (smsg) {
-    sprintf(smsg, "{\"op\":\"job\",\"cfg\":%s}", r->pcfg);
-    rc = start_program(w, r, smsg, tests_fd, p[2][1]);
-  }
-  free(smsg);
+  int rc = start_program(w, r, smsg, tests_fd, p[2][1]);
+  close(r->code_fd);
+  r->code_fd = -1;
   close(tests_fd);
   close(p[2][1]);
   if (rc != 0) {
@@ -691,7 +676,7 @@ static char *handle_job(sb_worker *w, const cJSON *job) {
   }
   else if (!lang || strcmp(lang, "python") == 0) {
     r.python = 1;
-    if (run_python(w, job, n_tests, timeout_s, isolate, &r) != 0) error = lpo_last_error();
+    if (run_python(w, job, timeout_s, isolate, &r) != 0) error = lpo_last_error();
   } else if (strcmp(lang, "lua") == 0) {
     if (run_lua(w, job, n_tests, timeout_s, &r) != 0) error = lpo_last_error();
   } else {

@@ -35,6 +35,7 @@ import builtins
 import ctypes
 import gc
 import json
+import marshal
 import os
 import random
 import resource
@@ -80,6 +81,7 @@ class _CapData(ctypes.Structure):
 
 
 _CAP_HDR = _CapHeader(0x20080522, 0)
+_DEVNULL = os.open("/dev/null", os.O_RDWR)
 _CAP_NONE = (_CapData * 2)()
 
 
@@ -156,11 +158,24 @@ class Channel:
         data, self.buf = self.buf[4:4 + n], self.buf[4 + n:]
         return json.loads(data, object_hook=decode)
 
-    def send(self, obj):
-        data = json.dumps(obj, separators=(",", ":")).encode()
+    def recv_raw(self):
+        if len(self.buf) < 4:
+            self._fill(4)
+        n = int.from_bytes(self.buf[:4], "big")
+        if n > MAX_MSG:
+            raise ValueError("message of %d bytes is over the limit" % n)
+        if len(self.buf) < 4 + n:
+            self._fill(4 + n)
+        data, self.buf = self.buf[4:4 + n], self.buf[4 + n:]
+        return data
+
+    def send_raw(self, data):
         view = memoryview(len(data).to_bytes(4, "big") + data)
         while view:
             view = view[os.write(self.fd, view):]
+
+    def send(self, obj):
+        self.send_raw(json.dumps(obj, separators=(",", ":")).encode())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -289,11 +304,10 @@ def _flush_exit(status):
     os._exit(status & 0xff if isinstance(status, int) else 1)
 
 
-def program_server(code, fd, layers=None):
+def program_server(code, ch, layers=None):
     """Executes the program, reports ready (with the job's layers) or the exception that
     stopped it, then answers requests until the test side hangs up."""
     handles = []
-    ch = Channel(fd)
 
     def handle(x):
         if isinstance(x, types.ModuleType):
@@ -361,40 +375,34 @@ def program_server(code, fd, layers=None):
             reply = ["err", type(e).__name__, str(e)[:500], tb[-4000:]]
 
 
-def program_main(cfg, code_fd, sock_fd, out_w, err_w):
-    """U right after the clone: finish the job's isolation, compile, then run the program.
-    Never returns."""
-    devnull = os.open("/dev/null", os.O_RDWR)
-    os.dup2(devnull, 0)
+def program_main(cfg, sock_fd, out_w, err_w):
+    """U right after the clone: finish the job's isolation, receive the program (compiled and
+    marshalled by the test server, which already told syntax errors apart), run it. Never
+    returns. cfg: b"CPU_SECONDS SETUID|- WORKDIR"."""
     os.dup2(out_w, 1)
     os.dup2(err_w, 2)
-    _close_all_but(sock_fd, code_fd)
+    os.dup2(_DEVNULL, 0)
+    _close_all_but(sock_fd)
     layers = ["pid"] if os.getpid() == 1 else []
-    cfg = json.loads(cfg)
+    cpu, uid, workdir = cfg.split(b" ", 2)
     os.setsid()
-    if cfg.get("setuid") is not None:          # no user namespace but root: become nobody
-        uid = cfg["setuid"]
+    if uid != b"-":                             # no user namespace but root: become nobody
+        uid = int(uid)
         os.setgroups([])
         os.setresgid(uid, uid, uid)
         os.setresuid(uid, uid, uid)
     if _syscall(SYS_capset, ctypes.byref(_CAP_HDR), ctypes.byref(_CAP_NONE)) == 0:
         layers.append("caps")
-    resource.setrlimit(resource.RLIMIT_CPU, (cfg["cpu"], cfg["cpu"] + 1))
+    cpu = int(cpu)
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
     layers.append("rlimits")
-    os.chdir(cfg["workdir"])
-    random.seed(0)
-    src = _read_fd(code_fd)
-    syntax = code = None
+    os.chdir(workdir)
+    ch = Channel(sock_fd)
     try:
-        code = compile(src, "<program>", "exec", dont_inherit=True)
-    except (SyntaxError, ValueError, MemoryError, RecursionError, OverflowError) as e:
-        sys.stderr.write("".join(traceback.format_exception_only(type(e), e)))
-        syntax = "%s: %s" % (type(e).__name__, e)
-    del src
-    if syntax is not None:
-        Channel(sock_fd).send(["syntax", syntax, layers])
-        _flush_exit(0)
-    program_server(code, sock_fd, layers)
+        code = marshal.loads(ch.recv_raw())
+    except BaseException:
+        _flush_exit(0)                          # a syntax error: the test server hung up
+    program_server(code, ch, layers)
 
 
 def _read_fd(fd):
@@ -570,11 +578,11 @@ def run_test(conn, test, setup, check, entry):
     try:
         conn.ch.set_deadline(conn.deadline)
         if setup:
-            exec(compile(setup, "<setup>", "exec", dont_inherit=True), ns)
+            exec(_compile_test(setup, "<setup>"), ns)
         if test:
-            exec(compile(test, "<test>", "exec", dont_inherit=True), ns)
+            exec(_compile_test(test, "<test>"), ns)
         if check:
-            exec(compile(check, "<test>", "exec", dont_inherit=True), ns)
+            exec(_compile_test(check, "<test>"), ns)
             ns["check"](conn.request(["g", entry]))
     except TestTimeout:
         return "timeout", "time limit"
@@ -602,11 +610,12 @@ def run_test(conn, test, setup, check, entry):
 
 def test_server(ctl):
     """Runs jobs' tests as the worker hands them over: {"op": "job", cfg} with the fds
-    [program socket, tests memfd, stdout, stderr, result stream]. Every test of a job runs
-    against the same program process, as in-process harnesses do; when that process is gone
-    (or, with isolate, before every test) the server asks the worker for a fresh one by writing
-    {"respawn": j} and waits for {"op": "sock"} with its socket."""
-    devnull = os.open("/dev/null", os.O_RDWR)
+    [program socket, code memfd, tests memfd, stdout, stderr, result stream]. It compiles the
+    program (a SyntaxError is told apart here, before anything runs) and sends the program
+    process the marshalled code. Every test of a job runs against the same program process, as
+    in-process harnesses do; when that process is gone (or, with isolate, before every test)
+    the server asks the worker for a fresh one by writing {"respawn": j} and waits for
+    {"op": "sock"} with its socket."""
     while True:
         try:
             msg, fds, _, _ = socket.recv_fds(ctl, 1 << 16, 8)
@@ -616,41 +625,55 @@ def test_server(ctl):
             os._exit(0)
         t0 = time.process_time()
         req = json.loads(msg)
-        if req.get("op") != "job" or len(fds) != 5:
+        if req.get("op") != "job" or len(fds) != 6:
             for fd in fds:
                 os.close(fd)
             continue
-        prog, tests_fd, out_w, err_w, res_w = fds
+        prog, code_fd, tests_fd, out_w, err_w, res_w = fds
         os.dup2(out_w, 1)
         os.dup2(err_w, 2)
         os.close(out_w)
         os.close(err_w)
+        lines = []
 
-        def emit(obj):
-            os.write(res_w, (json.dumps(obj, separators=(",", ":")) + "\n").encode())
+        def emit(obj, flush=False):
+            lines.append(json.dumps(obj, separators=(",", ":")))
+            if flush:
+                os.write(res_w, ("\n".join(lines) + "\n").encode())
+                lines.clear()
 
         try:
-            _run_job_tests(req["cfg"], prog, tests_fd, emit, ctl)
+            _run_job_tests(req["cfg"], prog, code_fd, tests_fd, emit, ctl)
         except BaseException:
             traceback.print_exc()
             emit({"warn": "test server error"})
         _flush()
-        os.dup2(devnull, 1)
-        os.dup2(devnull, 2)
+        os.dup2(_DEVNULL, 1)
+        os.dup2(_DEVNULL, 2)
+        emit({"done": 1, "cpu_s": time.process_time() - t0})
         try:
-            os.close(tests_fd)
-        except OSError:
-            pass
-        try:
-            emit({"done": 1, "cpu_s": time.process_time() - t0})
+            os.write(res_w, ("\n".join(lines) + "\n").encode())
         except OSError:
             pass
         os.close(res_w)
 
 
+_COMPILED = {}
+
+
+def _compile_test(src, name):
+    """Test code compiled once per problem: the 8 samples of a problem share their tests."""
+    code = _COMPILED.get((src, name))
+    if code is None:
+        if len(_COMPILED) > 1024:
+            _COMPILED.clear()
+        code = _COMPILED[(src, name)] = compile(src, name, "exec", dont_inherit=True)
+    return code
+
+
 def _respawn(ctl, emit, j, deadline):
-    """Asks the worker for a fresh program process; returns its started Conn, or None."""
-    emit({"respawn": j})
+    """Asks the worker for a fresh program process; returns its Conn, or None."""
+    emit({"respawn": j}, flush=True)
     left = deadline - time.monotonic()
     if left <= 0 or not select.select([ctl], [], [], left)[0]:
         return None
@@ -660,13 +683,22 @@ def _respawn(ctl, emit, j, deadline):
     return Conn(fds[0], deadline)
 
 
-def _run_job_tests(cfg, prog, tests_fd, emit, ctl):
+def _run_job_tests(cfg, prog, code_fd, tests_fd, emit, ctl):
     deadline = time.monotonic() + cfg["timeout"]
+    src = _read_fd(code_fd)
     spec = json.loads(_read_fd(tests_fd))
     tests = spec.get("tests") or []
     check, entry, setup = spec.get("check"), spec.get("entry"), spec.get("setup")
     if check:
         tests = [None]
+    try:
+        program = marshal.dumps(compile(src, "<program>", "exec", dont_inherit=True))
+    except (SyntaxError, ValueError, MemoryError, RecursionError, OverflowError) as e:
+        sys.stderr.write("".join(traceback.format_exception_only(type(e), e)))
+        os.close(prog)
+        emit({"syntax": "%s: %s" % (type(e).__name__, e)})
+        return
+    del src
     isolate = cfg.get("isolate")
     conn, first = Conn(prog, deadline), None
     try:
@@ -678,19 +710,17 @@ def _run_job_tests(cfg, prog, tests_fd, emit, ctl):
                     return
             if first is None:
                 try:
+                    conn.ch.send_raw(program)
                     first = conn.start()
-                except (TestTimeout, ProgramExited) as e:
+                except (TestTimeout, ProgramExited, BrokenPipeError, ConnectionResetError) as e:
                     o, x = ("timeout", "time limit") if isinstance(e, TestTimeout) else \
                            ("exited", "the program ended before its tests ran")
                     emit({"t": j, "o": o, "x": x} if tests else {"run": o})
                     return
-                if first[0] != "ready":
-                    emit({"gone": 1})    # it exits after a syntax or load error
                 if j == 0:
                     emit({"layers": first[-1]})
-            if first[0] == "syntax":
-                emit({"syntax": first[1]})
-                return
+                if first[0] != "ready":
+                    emit({"gone": 1})    # it exits after a load error
             if not tests:            # no tests: the program passes if it runs to the end
                 emit({"run": "pass" if first[0] == "ready" else "memory" if first[1] == "MemoryError" else "error"})
                 return
@@ -789,7 +819,7 @@ def _harden(init):
 def _start_server(fd):
     pid = os.fork()
     if pid == 0:
-        _close_all_but(fd)
+        _close_all_but(fd, _DEVNULL)
         _capset([])
         os.chdir("/")
         test_server(socket.socket(fileno=fd))
@@ -813,6 +843,7 @@ def zygote():
         except ImportError:
             pass
     warnings = _harden(init)
+    random.seed(0)   # programs inherit this state: the same random numbers in every job
     server = _start_server(4)
     gc.collect()
     gc.freeze()      # keep the collector off the shared pages: fewer copy-on-write faults per fork
@@ -832,7 +863,7 @@ def zygote():
         if not msg:
             os._exit(0)
         op = msg[:1]
-        if op == b"r" and len(fds) == 4 and job is None:
+        if op == b"r" and len(fds) == 3 and job is None:
             job, use_clone = _start_job(msg[1:], fds, use_clone)
         elif op == b"e":
             sock.send(_end_job(job, msg[1:2] == b"x"))
@@ -851,14 +882,14 @@ def _start_job(cfg, fds, use_clone):
     has no unshare). The raw clone from this single-threaded process returns here twice like
     fork(), just without CPython's after-fork hooks, which would only reseed random and touch
     pages."""
-    code_fd, sock_fd, out_w, err_w = fds
+    sock_fd, out_w, err_w = fds
     pid = _syscall(SYS_clone, CLONE_NEWPID | SIGCHLD, 0, 0, 0, 0) if use_clone else -1
     if pid < 0:
         use_clone = False
         pid = os.fork()
     if pid == 0:
         try:
-            program_main(cfg, code_fd, sock_fd, out_w, err_w)
+            program_main(cfg, sock_fd, out_w, err_w)
         except BaseException:
             traceback.print_exc()
         os._exit(70)

@@ -447,6 +447,9 @@ static void supervise(sb_worker *w, sb_run *r, double timeout_s, pid_t lua_pid) 
     }
   }
   if (lua_pidfd >= 0) close(lua_pidfd);
+  /* The test server never finished this job (stuck in test code, or too slow): it must not
+   * carry on into the next one. */
+  if (lua_pid <= 0 && !r->f.done && w->zpid > 0) server_restart(w);
   if (lua_pid > 0 && !r->finished) {
     kill(lua_pid, SIGKILL);
     while (waitpid(lua_pid, NULL, 0) < 0 && errno == EINTR) {}

@@ -245,6 +245,52 @@ T.case("sandbox.job maps HumanEval and MBPP records", function()
   T.raises(function() sandbox.job({ task_id = 1 }, "x") end, "neither tests")
 end)
 
+-- Processes of ours, by ancestry: the workers, the zygotes, the test servers.
+local function descendants(pattern)
+  local me = T.sh("echo $PPID"):match("%d+")
+  local out = T.sh("ps -eo pid=,ppid=,args= | cut -c1-300 | sed 's/^ *//'")
+  local parent, args = {}, {}
+  for pid, ppid, rest in out:gmatch("(%d+) (%d+) ([^\n]*)") do parent[pid], args[pid] = ppid, rest end
+  local found = {}
+  for pid in pairs(parent) do
+    local p, depth = pid, 0
+    while p and p ~= me and depth < 8 do p, depth = parent[p], depth + 1 end
+    if p == me and args[pid]:find(pattern, 1, true) then found[#found + 1] = pid end
+  end
+  return found
+end
+
+T.case("test code that never returns: the test server is replaced, the pool goes on", function()
+  local r = pool:run { code = "def f():\n    return 1\n", tests = { "while True:\n    pass" }, timeout = 1 }
+  T.eq(r.verdict, "timeout", r.detail)
+  r = pool:run { code = "def f():\n    return 1\n", tests = { "assert f() == 1" } }
+  T.eq(r.verdict, "passed", "next job: " .. r.detail .. r.stderr_tail)
+end)
+
+T.case("a zygote killed under a job: sandbox_error for it, a new zygote for the next", function()
+  local js = {}
+  for k = 1, 2 do js[k] = { code = "import time\ntime.sleep(0.8)\ndef f():\n    return 1\n", tests = { "assert f() == 1" } } end
+  local zygotes = descendants("--zygote")
+  T.truthy(#zygotes >= 1, "found the zygotes")
+  local killer = io.popen("sleep 0.3; kill -9 " .. table.concat(zygotes, " "))
+  local rs = pool:run_batch(js)
+  killer:close()
+  for k = 1, 2 do T.eq(rs[k].verdict, "sandbox_error", "job " .. k .. ": " .. rs[k].detail) end
+  local r = pool:run { code = "def f():\n    return 1\n", tests = { "assert f() == 1" } }
+  T.eq(r.verdict, "passed", "after: " .. r.detail)
+end)
+
+T.case("a worker killed under a job: sandbox_error for it, a new worker for the next", function()
+  local workers = descendants("--lpo-sandbox-worker")
+  T.truthy(#workers >= 1, "found the workers")
+  local killer = io.popen("sleep 0.3; kill -9 " .. table.concat(workers, " "))
+  local rs = pool:run_batch({ { code = "import time\ntime.sleep(0.8)\n" }, { code = "import time\ntime.sleep(0.8)\n" } })
+  killer:close()
+  for k = 1, 2 do T.eq(rs[k].verdict, "sandbox_error", "job " .. k .. ": " .. rs[k].detail) end
+  local r = pool:run { code = "def f():\n    return 1\n", tests = { "assert f() == 1" } }
+  T.eq(r.verdict, "passed", "after: " .. r.detail)
+end)
+
 pool:close()
 
 T.case("a closed pool says so", function()

@@ -379,10 +379,12 @@ def program_main(cfg, sock_fd, out_w, err_w):
     """U right after the clone: finish the job's isolation, receive the program (compiled and
     marshalled by the test server, which already told syntax errors apart), run it. Never
     returns. cfg: b"CPU_SECONDS SETUID|- WORKDIR"."""
-    os.dup2(out_w, 1)
-    os.dup2(err_w, 2)
-    os.dup2(_DEVNULL, 0)
-    _close_all_but(sock_fd)
+    dup2, closerange = os.dup2, os.closerange
+    dup2(out_w, 1)
+    dup2(err_w, 2)
+    dup2(_DEVNULL, 0)
+    closerange(3, sock_fd)
+    closerange(sock_fd + 1, 1 << 16)
     layers = ["pid"] if os.getpid() == 1 else []
     cpu, uid, workdir = cfg.split(b" ", 2)
     os.setsid()
@@ -852,16 +854,20 @@ def zygote():
                           "nnp": _prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1,
                           "seccomp": _prctl(PR_GET_SECCOMP, 0, 0, 0, 0) == 2}).encode())
     use_clone, job = True, None
-    recv_fds = socket.recv_fds
+    recvmsg, anc_size, unpack = sock.recvmsg, socket.CMSG_SPACE(8 * 4), struct.unpack
     while True:
         # Kept small and free of json: every page this loop writes is a copy-on-write fault
-        # after each clone. "r" + cfg JSON (parsed by the program process), "e", "s".
+        # after each clone. "r CPU UID WORKDIR" (parsed by the program process), "e", "s".
         try:
-            msg, fds, _, _ = recv_fds(sock, 1 << 16, 8)
+            msg, anc, _, _ = recvmsg(512, anc_size)
         except OSError:
-            msg, fds = b"", []
+            msg, anc = b"", []
         if not msg:
             os._exit(0)
+        fds = ()
+        for level, kind, data in anc:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                fds = unpack("%di" % (len(data) // 4), data[:len(data) - len(data) % 4])
         op = msg[:1]
         if op == b"r" and len(fds) == 3 and job is None:
             job, use_clone = _start_job(msg[1:], fds, use_clone)
@@ -904,11 +910,12 @@ def _end_job(pid, exited):
     process of the job's namespace). Replies b"d STATUS|k MAXRSS_KB CPU_S" (k: killed by us)."""
     if pid is None:
         return b"d k 0 0"
+    wpid = 0
     if exited:
         pfd = os.pidfd_open(pid)
         select.select([pfd], [], [], 1.0)
         os.close(pfd)
-    wpid, status, ru = os.wait4(pid, os.WNOHANG)
+        wpid, status, ru = os.wait4(pid, os.WNOHANG)
     if wpid != pid:
         _kill(pid)
         wpid, status, ru = os.wait4(pid, 0)

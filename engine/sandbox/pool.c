@@ -395,8 +395,8 @@ lpo_sandbox_pool *lpo_sandbox_pool_new(const lpo_sandbox_config *cfg) {
     if (!sb_layer_disabled(p->layers, needed[i]))
       snprintf(missing + strlen(missing), sizeof missing - strlen(missing), "%s%s", *missing ? "," : "", needed[i]);
   if (*missing) {
-    char msg[512];
-    snprintf(msg, sizeof msg, "protecting layers unavailable: %s (active: %s)", missing, p->layers);
+    char msg[1024];
+    snprintf(msg, sizeof msg, "protecting layers unavailable: %.200s (active: %.255s)", missing, p->layers);
     if (!p->cfg.allow_insecure) {
       lpo_sandbox_pool_free(p);
       lpo_set_error("sandbox: %s; refusing to run untrusted code (allow_insecure overrides)", msg);

@@ -250,7 +250,7 @@ local function descendants(pattern)
   local me = T.sh("echo $PPID"):match("%d+")
   local out = T.sh("ps -eo pid=,ppid=,args= | cut -c1-300 | sed 's/^ *//'")
   local parent, args = {}, {}
-  for pid, ppid, rest in out:gmatch("(%d+) (%d+) ([^\n]*)") do parent[pid], args[pid] = ppid, rest end
+  for pid, ppid, rest in out:gmatch("(%d+)%s+(%d+)%s+([^\n]*)") do parent[pid], args[pid] = ppid, rest end
   local found = {}
   for pid in pairs(parent) do
     local p, depth = pid, 0
@@ -292,6 +292,16 @@ T.case("a worker killed under a job: sandbox_error for it, a new worker for the 
 end)
 
 pool:close()
+
+T.case("pool-wide isolate_tests: a model's test cannot reach the test server of later jobs", function()
+  local tamper = "import gc\nfor o in gc.get_objects():\n    if isinstance(o, dict) and 'run_test' in o and 'Conn' in o:\n" ..
+                 "        o['run_test'] = lambda *a, **k: ('pass', '')\nassert True"
+  local p = sandbox.pool { workers = 1, isolate_tests = true, quiet = true }
+  p:run { code = "def f():\n    return 0\n", tests = { tamper } }
+  local r = p:run { code = "def f():\n    return 0\n", tests = { "assert f() == 1" } }
+  T.eq(r.verdict, "failed", "a later job on the same worker")
+  p:close()
+end)
 
 T.case("a closed pool says so", function()
   T.raises(function() pool:run { code = "x = 1" } end, "the pool is closed")

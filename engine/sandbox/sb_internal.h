@@ -87,7 +87,8 @@ void sb_append_warning(sb_wstate *st, const char *fmt, ...) __attribute__((forma
  * Runs in the forked job process: fresh restricted state per test, writes result lines
  * (the same stream the Python supervisor writes) to res_fd. */
 void sb_lua_run(int res_fd, const char *code, const char *const *tests, int n_tests,
-                const char *check, const char *entry, const char *setup, double timeout_s);
+                const char *check, const char *entry, const char *setup, double timeout_s,
+                size_t memory_bytes);
 
 /* ---- worker (worker.c) ---- */
 int sb_worker_main(int sock, pid_t parent);

@@ -584,7 +584,8 @@ static int run_lua(sb_worker *w, const cJSON *job, int n_tests, double timeout_s
     sb_lua_run(3, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(job, "code")), tv, tv ? nt : 0,
                cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(job, "check")),
                cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(job, "entry")),
-               cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(job, "setup")), timeout_s);
+               cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(job, "setup")), timeout_s,
+               (size_t)w->memory_mb << 20);
     _exit(0);
   }
   for (int i = 0; i < 3; i++) { close(p[i][1]); r->fds[i] = p[i][0]; }

@@ -271,6 +271,7 @@ int sb_worker_isolate(const sb_wcfg *cfg, sb_wstate *st) {
     /* Degraded: the job's directory lives in the host's /tmp (removed after each job). */
     snprintf(st->workdir, sizeof st->workdir, "/tmp/lpo-sandbox-%d-XXXXXX", (int)getpid());
     if (!mkdtemp(st->workdir)) return lpo_set_error("sandbox: mkdtemp: %s", strerror(errno));
+    if (st->setuid_nobody) chmod(st->workdir, 0711);   /* jobs (uid 65534) pass through to theirs */
     sb_append_warning(st, "no private root: jobs can read the host's files");
   }
   st->job_ns = 0;

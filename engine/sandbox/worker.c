@@ -195,6 +195,7 @@ static int zygote_start(sb_worker *w) {
   cJSON_AddNumberToObject(rl, "MEMLOCK", 0);
   cJSON_AddNumberToObject(rl, "MSGQUEUE", 0);
   if (w->st.setuid_nobody) cJSON_AddNumberToObject(o, "setuid", 65534);
+  cJSON_AddBoolToObject(o, "pidns", (w->st.job_ns & CLONE_NEWPID) != 0);
   char *init = cJSON_PrintUnformatted(o);
   cJSON_Delete(o);
   if (!init) { zygote_stop(w); return lpo_set_error("sandbox: out of memory"); }
@@ -476,8 +477,11 @@ static int rm_entry(const char *path, const struct stat *sb, int type, struct FT
 static void job_dir(sb_worker *w, char *dir, size_t n, int create) {
   if (w->st.root) { snprintf(dir, n, "%s", w->st.workdir); return; }
   snprintf(dir, n, "%.300s/job-%ld", w->st.workdir, w->jobs);
-  if (create) mkdir(dir, 0700);
-  else nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+  if (!create) {
+    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+  } else if (mkdir(dir, 0700) == 0 && w->st.setuid_nobody && chown(dir, 65534, 65534) != 0) {
+    sb_append_warning(&w->st, "chown of the job dir: %s", strerror(errno));
+  }
 }
 
 /* A fresh tmpfs on /work (and so /tmp, /dev/shm) for every job: nothing a job wrote, and

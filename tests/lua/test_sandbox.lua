@@ -319,4 +319,16 @@ T.case("degrading is loud: without seccomp the pool refuses, unless allowed", fu
   p:close()
 end)
 
+T.case("without a user namespace, root runs jobs as uid 65534, loudly", function()
+  local me = tonumber(T.sh("id -u"):match("%d+"))
+  local p = sandbox.pool { workers = 1, disable = "user", quiet = true }
+  local l = table.concat(p:layers(), ",")
+  T.truthy(not l:find("user"), "layers: " .. l)
+  T.truthy(p:warnings():find("user namespace disabled", 1, true), "warnings: " .. p:warnings())
+  local r = p:run { code = "import os\ndef ids():\n    return os.getuid(), os.getgid()\n",
+                    tests = { me == 0 and "assert ids() == (65534, 65534)" or "assert ids()[0] != 0" } }
+  T.eq(r.verdict, "passed", r.detail .. r.stderr_tail)
+  p:close()
+end)
+
 T.done()

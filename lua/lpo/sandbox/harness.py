@@ -57,7 +57,7 @@ PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP, PR_CAPBSET_DROP = 38, 22, 24
 PR_GET_SECCOMP, PR_GET_NO_NEW_PRIVS = 21, 39
 PR_SET_SECUREBITS, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 28, 47, 4
 SECBITS_LOCKED_NOROOT = 0x2f   # NOROOT, NO_SETUID_FIXUP and their locks, KEEP_CAPS locked off
-CAP_SYS_ADMIN, CAP_SETGID, CAP_SETUID = 21, 6, 7
+CAP_SYS_ADMIN, CAP_SETGID, CAP_SETUID, CAP_KILL = 21, 6, 7, 5
 MAX_MSG = 64 << 20
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -792,14 +792,15 @@ def _isolated_test(fd, deadline, test, setup, check, entry):
 
 def _harden(init):
     """P's one-time isolation: rlimits, capabilities down to CAP_SYS_ADMIN (clone of a pid
-    namespace; plus SETUID/SETGID when jobs must become nobody), no_new_privs, seccomp."""
+    namespace; plus SETUID/SETGID, and KILL to end them, when jobs must become nobody),
+    no_new_privs, seccomp."""
     warnings = []
     for name, value in init.get("rlimits", {}).items():
         soft, hard = (value, value) if isinstance(value, int) else value
         resource.setrlimit(getattr(resource, "RLIMIT_" + name), (soft, hard))
     keep = [CAP_SYS_ADMIN]
     if init.get("setuid") is not None:
-        keep += [CAP_SETUID, CAP_SETGID]
+        keep += [CAP_SETUID, CAP_SETGID, CAP_KILL]
     _prctl(PR_SET_SECUREBITS, SECBITS_LOCKED_NOROOT, 0, 0, 0)
     for cap in range(64):
         if cap not in keep and _prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
@@ -853,7 +854,7 @@ def zygote():
                           "pid1": os.getpid() == 1,
                           "nnp": _prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1,
                           "seccomp": _prctl(PR_GET_SECCOMP, 0, 0, 0, 0) == 2}).encode())
-    use_clone, job = True, None
+    use_clone, job = init.get("pidns", True), None
     recvmsg, anc_size, unpack = sock.recvmsg, socket.CMSG_SPACE(8 * 4), struct.unpack
     while True:
         # Kept small and free of json: every page this loop writes is a copy-on-write fault

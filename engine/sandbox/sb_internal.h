@@ -90,6 +90,33 @@ void sb_lua_run(int res_fd, const char *code, const char *const *tests, int n_te
                 const char *check, const char *entry, const char *setup, double timeout_s,
                 size_t memory_bytes);
 
-/* ---- worker (worker.c) ---- */
+/* ---- the worker (worker.c, job.c) ---- */
+typedef struct sb_worker {
+  int sock;                   /* to the pool */
+  sb_wstate st;
+  char *harness_src;
+  char python[256];
+  double timeout_s;
+  int memory_mb, nproc, file_mb, work_mb, nofile, use_seccomp;
+  int64_t output_limit;
+  char *bpf_hex;
+  pid_t zpid;
+  int zsock, zpidfd;          /* the zygote: its socket and a pidfd to notice its death */
+  int ssock;                  /* the test server (the zygote's child) */
+  int nnp, seccomp;           /* what the zygote (and so every job) runs under */
+  char py_version[32];
+  long jobs;
+} sb_worker;
+pid_t sb_clone(int flags);                /* fork() into new namespaces (single-threaded caller) */
+int sb_pidfd_open(pid_t pid);
+int sb_zygote_start(sb_worker *w);
+void sb_zygote_stop(sb_worker *w);        /* kills it and everything under it */
+int sb_server_restart(sb_worker *w);      /* the zygote forks a fresh test server */
+/* Runs one job (JSON from the pool) and returns the result JSON (malloc'd). */
+struct cJSON;
+char *sb_handle_job(sb_worker *w, const struct cJSON *job);
+/* Worker-wide layer names (comma list); python: include nnp/seccomp of the zygote. */
+const char *sb_worker_layers(const sb_worker *w, int python);
+void sb_add_layers(void *cjson_array, const char *list);
 int sb_worker_main(int sock, pid_t parent);
 #endif

@@ -286,6 +286,11 @@ def test_server(ctl):
         _flush()
         os.dup2(_DEVNULL, 1)
         os.dup2(_DEVNULL, 2)
+        for fd in (prog, code_fd, tests_fd):   # closed already unless the job failed early;
+            try:                               # no other descriptor can hold these numbers now
+                os.close(fd)
+            except OSError:
+                pass
         emit({"done": 1, "cpu_s": time.process_time() - t0})
         try:
             os.write(res_w, ("\n".join(lines) + "\n").encode())

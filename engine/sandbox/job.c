@@ -514,7 +514,10 @@ static char *result_json(sb_worker *w, double tag, sb_run *r, double time_ms, co
   cJSON_AddStringToObject(o, "detail", detail ? detail : "");
   cJSON *layers = cJSON_AddArrayToObject(o, "layers");
   sb_add_layers(layers, sb_worker_layers(w, r->python));
-  sb_add_layers(layers, r->layers);
+  /* A program that died (or hung) before its first message did not report its layers; they
+   * are the same for every job of this worker, so the last report stands in. */
+  if (r->python && r->layers) snprintf(w->job_layers, sizeof w->job_layers, "%s", r->layers);
+  sb_add_layers(layers, r->layers ? r->layers : r->python ? w->job_layers : NULL);
   if (r->fresh_work) sb_add_layers(layers, "tmpfs");
   if (r->warn) cJSON_AddStringToObject(o, "warning", r->warn);
   char *text = cJSON_PrintUnformatted(o);

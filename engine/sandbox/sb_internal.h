@@ -106,6 +106,7 @@ typedef struct sb_worker {
   int nnp, seccomp;           /* what the zygote (and so every job) runs under */
   char py_version[32];
   long jobs;
+  char job_layers[128];       /* what the last job's program reported; every job gets the same */
 } sb_worker;
 pid_t sb_clone(int flags);                /* fork() into new namespaces (single-threaded caller) */
 int sb_pidfd_open(pid_t pid);

@@ -270,6 +270,15 @@ int sb_worker_main(int sock, pid_t parent) {
     sb_append_warning(&w.st, "seccomp disabled by configuration");
   }
   if (!*err && sb_zygote_start(&w) != 0) snprintf(err, sizeof err, "%s", lpo_last_error());
+  if (!*err) {
+    /* A probe job: learns the layers every job of this worker runs under, so that a job
+     * whose program dies before reporting them still gets them listed. */
+    cJSON *probe = cJSON_Parse("{\"language\":\"python\",\"code\":\"pass\\n\"}");
+    char *res = probe ? sb_handle_job(&w, probe) : NULL;
+    cJSON_Delete(probe);
+    if (!res || !w.job_layers[0]) sb_append_warning(&w.st, "the worker's probe job did not report its layers");
+    free(res);
+  }
   cJSON_Delete(init);
   if (reply_init(sock, !*err, &w, *err ? err : NULL) != 0 || *err) {
     sb_zygote_stop(&w);

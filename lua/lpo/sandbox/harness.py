@@ -340,8 +340,9 @@ def _run_job_tests(cfg, prog, code_fd, tests_fd, emit, ctl):
                 try:
                     conn.ch.send_raw(program)
                     first = conn.start()
-                except (TestTimeout, ProgramExited, BrokenPipeError, ConnectionResetError) as e:
+                except (TestTimeout, ProgramExited, BrokenPipeError, ConnectionResetError, ProtocolError) as e:
                     o, x = ("timeout", "time limit") if isinstance(e, TestTimeout) else \
+                           ("error", str(e)) if isinstance(e, ProtocolError) else \
                            ("exited", "the program ended before its tests ran")
                     emit({"t": j, "o": o, "x": x} if tests else {"run": o})
                     return

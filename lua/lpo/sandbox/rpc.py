@@ -37,6 +37,15 @@ class TestTimeout(BaseException):
     """The job's time budget ran out while waiting for the program."""
 
 
+class ProtocolError(BaseException):
+    """The program wrote something that is not a message on its channel (it owns the process
+    that serves it, so it can): a runtime error of the program, never a pass."""
+
+
+# What decoding a bad message can raise (recursion: absurdly deep JSON).
+_BAD_MESSAGE = (ValueError, TypeError, IndexError, KeyError, RecursionError, UnicodeDecodeError)
+
+
 # Made once: json.loads/dumps with arguments build a new decoder/encoder on every call.
 _PLAIN_DECODE = json.JSONDecoder().decode
 _ENCODE = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
@@ -243,14 +252,21 @@ class Conn:
         raise TypeError("the sandbox cannot pass a %s to the program" % type(y).__name__)
 
     def start(self):
-        """The program's first message: ["ready", layers], ["load_error", type, text, layers]
-        or ["syntax", text, layers]."""
+        """The program's first message: ["ready", layers] or ["load_error", type, text,
+        layers]."""
         self.ch.set_deadline(self.deadline)
         try:
-            return self.ch.recv()
+            msg = self.ch.recv()
+            if not (isinstance(msg, list) and msg and msg[0] in ("ready", "load_error")
+                    and isinstance(msg[-1], list) and (msg[0] == "ready" or len(msg) == 4)):
+                raise ValueError("not a first message")
+            return msg
         except ProgramExited:
             self.dead = True
             raise
+        except _BAD_MESSAGE as e:
+            self.dead = True
+            raise ProtocolError("the program broke its channel: %s" % e) from None
 
     def request(self, msg):
         if self.dead:
@@ -258,12 +274,17 @@ class Conn:
         try:
             self.ch.send(msg)
             reply = self.ch.recv(self.decode)
+            if reply[0] == "ok" and len(reply) == 2:
+                return reply[1]
+            _, name, text, tb = reply
+            if not (reply[0] == "err" and isinstance(name, str) and isinstance(text, str) and isinstance(tb, str)):
+                raise ValueError("not a reply")
         except (ProgramExited, BrokenPipeError, ConnectionResetError):
             self.dead = True
             raise ProgramExited() from None
-        if reply[0] == "ok":
-            return reply[1]
-        _, name, text, tb = reply
+        except _BAD_MESSAGE as e:
+            self.dead = True
+            raise ProtocolError("the program broke its channel: %s" % e) from None
         cls = _BUILTIN_EXC.get(name)
         if cls is None or cls in (SystemExit, KeyboardInterrupt, GeneratorExit) or issubclass(cls, Warning):
             exc = RemoteError("%s: %s" % (name, text))
@@ -375,6 +396,8 @@ def run_test(conn, test, setup, check, entry):
         return "timeout", "time limit"
     except ProgramExited:
         return "exited", "program exited during the test"
+    except ProtocolError as e:
+        return "error", str(e)
     except BaseException as e:
         remote = getattr(e, "_lpo_remote_tb", None)
         if remote is not None:

@@ -10,8 +10,9 @@
  *                    random,urandom}, a synthetic /etc, and /work (each job mounts its own
  *                    tmpfs there; /tmp and /dev/shm are symlinks into it). No /proc, no /sys,
  *                    no /home, nothing else of the host.
- * Per job (sb_job_isolate, for the Lua runner; harness.py does the same for Python): the
- * job's tmpfs, rlimits, no capabilities, no_new_privs, seccomp.
+ * Per job, for the Lua runner (sb_job_isolate, in the job's forked child): its tmpfs, rlimits,
+ * no capabilities, no_new_privs, seccomp. Python jobs get theirs from the zygote (harness.py)
+ * and from the worker, which remounts /work for every job (job.c).
  * Whatever the kernel refuses is recorded as a warning, never silently skipped. */
 #include "sandbox/sb_internal.h"
 #include <errno.h>

@@ -4,15 +4,32 @@
 --   local pool = sandbox.pool { workers = 2, timeout = 3, memory_mb = 512 }
 --   local r = pool:run { code = "def f(x): return x + 1", tests = { "assert f(1) == 2" } }
 --   -- r.verdict == "passed", r.passed == { true }
---   local rs = pool:run_batch(jobs, { progress = function(done, total) end })
+--   local rs = pool:run_batch(jobs, { progress = function(done, total) end })   -- in order
 --   pool:close()
 --
 -- A job is { language = "python"|"lua", code = "...", tests = { "assert ...", ... } } (MBPP
 -- style: one test per assert), or { code = ..., test = "def check(candidate): ...",
 -- entry_point = "f" } (HumanEval style: one test), plus optional setup (MBPP's
--- test_setup_code, run before each test), timeout (seconds), isolate_tests (each test in its
--- own process: set it for tests written by a model), entry_point with asserts (lets the
--- program's function carry a builtin's name, e.g. MBPP's `sum`).
+-- test_setup_code, run before each test), timeout (seconds), isolate_tests, entry_point with
+-- asserts (lets the program's function carry a builtin's name, e.g. MBPP's `sum`).
+-- A result is { verdict, passed = {bool...}, tests = {"pass"|"fail"|"error"|"timeout"|
+-- "memory"|"killed"|"skipped"...}, time_ms, cpu_ms, peak_mb, exit_status, stdout_tail,
+-- stderr_tail, detail, layers = {...} }. Verdicts: passed, failed, runtime_error,
+-- syntax_error, timeout, memory_limit, output_limit, killed (seccomp), sandbox_error (the
+-- sandbox itself failed: no reward).
+--
+-- How tests see the program: the test code runs in a separate, trusted process; the names it
+-- does not define are proxies for the program's objects. Calls, attribute access, iteration,
+-- len/bool/str and item access travel to the program; values come back as plain Python values
+-- (ints, floats, str, bytes, None, bool, list, tuple, dict, set, frozenset, complex, range,
+-- dict keys/items, deque, Fraction, Decimal; subclasses such as namedtuple, OrderedDict,
+-- Counter or IntEnum arrive as their base type), other objects as proxies whose == is
+-- identity. So nothing the program does to its own interpreter (exit, patched builtins,
+-- unittest or math, an always-equal __eq__, printed "OK") can make a test pass. Differences
+-- from running everything in one process: arguments reach the program as copies (a test does
+-- not see the program mutate them), a test cannot pass a function to the program, builtins the
+-- test uses are never the program's (except the entry point), and a set built by the test may
+-- iterate in another order on the program's side (MBPP 341 is the one case in MBPP).
 --
 -- Trust: by default a job's tests are dataset tests and run inside the worker's long-lived
 -- test server (fast). Tests a model wrote (DSTC) must run with isolate_tests -- per job, or

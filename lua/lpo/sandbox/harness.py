@@ -15,18 +15,22 @@ Processes of one worker, which runs one job at a time:
                the job started dies with it, daemons included -- and reports U's exit status.
                P never sees a job's tests.
   program U    the untrusted side. Before any program code runs (still harness code) it drops
-               its last capability, sets RLIMIT_CPU, enters the job's fresh /work tmpfs (the
-               worker remounts it per job) and compiles the program -- a SyntaxError is told
-               apart here -- then executes it and answers remote calls. Its memory never held
-               the tests. With several tests U is a program zygote forking one U per test.
-  test server S  forked from P once, without capabilities. The worker hands it each job's tests
-               (a memfd), the program's socket and the job's pipes. Names the test code does not
-               define resolve to *remote* objects living in U: candidate(x) sends x to U, runs
-               the program's function there and sends back the value, which json decodes into
-               plain Python values. The program can neither reach S nor write S's result stream:
-               os._exit, sys.exit, patched builtins/unittest/asserts, printing "OK" or an __eq__
-               that always says yes all stay inside U. S writes the facts, one JSON object per
-               line, to a pipe only it holds.
+               its last capability, sets RLIMIT_CPU and enters the job's fresh /work tmpfs (the
+               worker remounts it per job); then it receives the program, compiled by S and
+               marshalled, executes it and answers remote calls. Its memory never held the
+               tests. All tests of a job use the same U; S asks the worker for a fresh one when
+               U is gone (or, with isolate, before every test).
+  test server S  forked from P once, without capabilities. The worker hands it each job's code
+               and tests (memfds), the program's socket and the job's pipes. S compiles the
+               program (a SyntaxError is told apart here, before anything runs). Names the test
+               code does not define resolve to *remote* objects living in U (rpc.py):
+               candidate(x) sends x to U, runs the program's function there and sends back the
+               value, which json decodes into plain Python values. The program can neither reach
+               S nor write S's result stream: os._exit, sys.exit, patched builtins/unittest/
+               asserts, printing "OK" or an __eq__ that always says yes all stay inside U. S
+               writes the facts, one JSON object per line, to a pipe only it holds. Test code is
+               trusted here (dataset tests); model-written tests run with isolate, each in a
+               fork of S that can only decide its own outcome.
 
 Outcomes per test: pass, fail (the test's own assertion failed), error (an exception or a crash,
 including exceptions the program raised), timeout, memory, exited (the program's process went

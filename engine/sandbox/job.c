@@ -391,6 +391,12 @@ static int run_python(sb_worker *w, const cJSON *job, double timeout_s, int isol
   r->err_w = p[1][1];
   for (int i = 0; i < 3; i++) r->fds[i] = p[i][0];
   int rc = start_program(w, r, smsg, tests_fd, p[2][1]);
+  if (rc != 0) {
+    /* The zygote or its test server died between jobs (nothing watches the test server while
+     * the worker is idle): start both afresh and try once more. */
+    sb_zygote_stop(w);
+    if (sb_zygote_start(w) == 0) rc = start_program(w, r, smsg, tests_fd, p[2][1]);
+  }
   close(r->code_fd);
   r->code_fd = -1;
   close(tests_fd);

@@ -284,6 +284,23 @@ T.case("a zygote killed under a job: sandbox_error for it, a new zygote for the 
   T.eq(r.verdict, "passed", "after: " .. r.detail)
 end)
 
+T.case("test servers killed between jobs: the next jobs still pass", function()
+  local me = T.sh("echo $PPID"):match("%d+")
+  local out = T.sh("ps -eo pid=,ppid=,args= | cut -c1-300 | sed 's/^ *//'")
+  local parent, args = {}, {}
+  for pid, ppid, rest in out:gmatch("(%d+)%s+(%d+)%s+([^\n]*)") do parent[pid], args[pid] = ppid, rest end
+  local servers = {}   -- a test server: a --zygote process whose parent is a zygote of our worker
+  for pid, ppid in pairs(parent) do
+    if args[pid]:find("--zygote", 1, true) and args[ppid] and args[ppid]:find("--zygote", 1, true)
+       and parent[ppid] and parent[parent[ppid]] == me then servers[#servers + 1] = pid end
+  end
+  T.truthy(#servers >= 1, "found the test servers")
+  T.sh("kill -9 " .. table.concat(servers, " ") .. "; sleep 0.1")
+  local rs = pool:run_batch({ { code = "def f():\n    return 1\n", tests = { "assert f() == 1" } },
+                              { code = "def f():\n    return 1\n", tests = { "assert f() == 1" } } })
+  for k = 1, 2 do T.eq(rs[k].verdict, "passed", "job " .. k .. ": " .. rs[k].detail) end
+end)
+
 T.case("a worker killed under a job: sandbox_error for it, a new worker for the next", function()
   local workers = descendants("--lpo-sandbox-worker")
   T.truthy(#workers >= 1, "found the workers")

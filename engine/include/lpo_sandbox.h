@@ -1,13 +1,16 @@
 /* lpo_sandbox.h — run untrusted programs against unit tests, many at a time.
  *
  * A pool owns N worker processes. Each worker is a fresh exec of the running executable
- * (/proc/self/exe --lpo-sandbox-worker), so it starts with no threads whatever OpenBLAS or
- * the host did; it builds its namespaces (user, net, ipc, uts, mount) and a minimal read-only
- * root once, then starts a warmed Python zygote inside. Per job the zygote forks a supervisor
- * that enters new pid/mount/ipc/uts namespaces, mounts a private tmpfs work dir, sets rlimits,
- * drops capabilities, sets no_new_privs and a seccomp allowlist, then runs the program and
- * each test (see lua/lpo/sandbox/harness.py). Lua programs run in a fresh restricted state in
- * a forked child of the worker. The verdict comes from facts the program cannot forge.
+ * (/proc/self/exe --lpo-sandbox-worker), so it starts with one thread whatever OpenBLAS or
+ * the host did. Once per worker: user, net, ipc, uts and mount namespaces, a minimal
+ * read-only root, and a warmed Python zygote (Debian's /usr/bin/python3) under rlimits,
+ * no_new_privs and a seccomp allowlist, with a long-lived test server forked from it. Per
+ * job: a fresh tmpfs on /work, the program in a process cloned into a new pid namespace
+ * (capabilities gone, RLIMIT_CPU set), the tests in the test server, which sees the
+ * program's functions as remote objects; a wall clock, an output cap, and everything the
+ * job started killed at its end. Lua programs run in fresh restricted LuaJIT states in a
+ * forked, isolated child of the worker. See lua/lpo/sandbox/harness.py and engine/sandbox/.
+ * The verdict comes from facts the program cannot forge.
  *
  * Usage from C:
  *   lpo_sandbox_config cfg; lpo_sandbox_config_default(&cfg);
@@ -20,6 +23,7 @@
  * in main() (engine/main.c and the C tests do). */
 #ifndef LPO_SANDBOX_H
 #define LPO_SANDBOX_H
+#include "lpo.h"
 #include <stddef.h>
 #include <stdint.h>
 
@@ -61,6 +65,7 @@ typedef struct lpo_sandbox_config {
 typedef struct lpo_sandbox_job {
   const char *language;   /* "python" (default) or "lua" */
   const char *code;       /* the program */
+  size_t code_len;        /* its length; 0 = strlen(code). A NUL inside is a syntax error. */
   const char *const *tests; /* assert statements, one test each (MBPP style) */
   int n_tests;
   const char *check;      /* HumanEval style: source defining check(candidate) ... */

@@ -10,8 +10,9 @@
  *                    random,urandom}, a synthetic /etc, and /work (each job mounts its own
  *                    tmpfs there; /tmp and /dev/shm are symlinks into it). No /proc, no /sys,
  *                    no /home, nothing else of the host.
- * Per job (sb_job_isolate, for the Lua runner; harness.py does the same for Python): the
- * job's tmpfs, rlimits, no capabilities, no_new_privs, seccomp.
+ * Per job, for the Lua runner (sb_job_isolate, in the job's forked child): its tmpfs, rlimits,
+ * no capabilities, no_new_privs, seccomp. Python jobs get theirs from the zygote (harness.py)
+ * and from the worker, which remounts /work for every job (job.c).
  * Whatever the kernel refuses is recorded as a warning, never silently skipped. */
 #include "sandbox/sb_internal.h"
 #include <errno.h>
@@ -271,6 +272,7 @@ int sb_worker_isolate(const sb_wcfg *cfg, sb_wstate *st) {
     /* Degraded: the job's directory lives in the host's /tmp (removed after each job). */
     snprintf(st->workdir, sizeof st->workdir, "/tmp/lpo-sandbox-%d-XXXXXX", (int)getpid());
     if (!mkdtemp(st->workdir)) return lpo_set_error("sandbox: mkdtemp: %s", strerror(errno));
+    if (st->setuid_nobody) chmod(st->workdir, 0711);   /* jobs (uid 65534) pass through to theirs */
     sb_append_warning(st, "no private root: jobs can read the host's files");
   }
   st->job_ns = 0;
@@ -315,6 +317,11 @@ int sb_job_isolate(const sb_wstate *st, const sb_jlimits *lim, int use_seccomp, 
   };
   int ok = 1;
   for (size_t i = 0; i < sizeof rl / sizeof *rl; i++) {
+#if defined(__SANITIZE_ADDRESS__)
+    /* AddressSanitizer's shadow memory is terabytes of address space: with RLIMIT_AS its
+     * next mmap fails. The Lua runner's allocator budget still limits the program. */
+    if (rl[i].res == RLIMIT_AS) continue;
+#endif
     struct rlimit r = { rl[i].soft, rl[i].hard };
     if (setrlimit(rl[i].res, &r) != 0) ok = 0;
   }

@@ -22,6 +22,24 @@
 static double g_deadline;
 static int g_timed_out;
 
+/* Each state allocates through a byte budget (the job's memory limit): "not enough memory"
+ * is then a clean Lua error, counted as the memory limit, and it works where RLIMIT_AS
+ * cannot be used (under AddressSanitizer). */
+typedef struct { size_t used, limit; } lua_budget;
+static void *budget_alloc(void *ud, void *p, size_t osize, size_t nsize) {
+  lua_budget *b = ud;
+  if (nsize == 0) {
+    b->used -= osize;
+    free(p);
+    return NULL;
+  }
+  if (nsize > osize && b->used - osize + nsize > b->limit) return NULL;
+  void *q = realloc(p, nsize);
+  if (q) b->used = b->used - osize + nsize;
+  return q;
+}
+static size_t g_memory_limit;
+
 /* The trusted part, run in each fresh state before anything untrusted. Returns the runner. */
 static const char BOOT[] =
   "local real_assert, error, pcall, type, tostring, setfenv = assert, error, pcall, type, tostring, setfenv\n"
@@ -140,7 +158,9 @@ static int load_text(lua_State *L, const char *src, const char *name) {
 static void run_one(const char *code, const char *setup, const char *test, const char *check,
                     const char *entry, char *out, size_t out_n, char **detail) {
   *detail = NULL;
-  lua_State *L = luaL_newstate();
+  lua_budget budget = { 0, g_memory_limit };
+  lua_State *L = lua_newstate(budget_alloc, &budget);
+  if (!L) L = luaL_newstate();            /* a LuaJIT without custom allocators: RLIMIT_AS only */
   if (!L) { snprintf(out, out_n, "memory"); return; }
   luaL_openlibs(L);
   luaJIT_setmode(L, 0, LUAJIT_MODE_ENGINE | LUAJIT_MODE_OFF);
@@ -192,8 +212,10 @@ static void run_one(const char *code, const char *setup, const char *test, const
 }
 
 void sb_lua_run(int res_fd, const char *code, const char *const *tests, int n_tests,
-                const char *check, const char *entry, const char *setup, double timeout_s) {
+                const char *check, const char *entry, const char *setup, double timeout_s,
+                size_t memory_bytes) {
   g_deadline = sb_now() + timeout_s;
+  g_memory_limit = memory_bytes;
   if (!code) code = "";
   /* Syntax first, in a scratch state: a program that does not compile is syntax_error. */
   lua_State *L = luaL_newstate();

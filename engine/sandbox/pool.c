@@ -395,8 +395,8 @@ lpo_sandbox_pool *lpo_sandbox_pool_new(const lpo_sandbox_config *cfg) {
     if (!sb_layer_disabled(p->layers, needed[i]))
       snprintf(missing + strlen(missing), sizeof missing - strlen(missing), "%s%s", *missing ? "," : "", needed[i]);
   if (*missing) {
-    char msg[512];
-    snprintf(msg, sizeof msg, "protecting layers unavailable: %s (active: %s)", missing, p->layers);
+    char msg[1024];
+    snprintf(msg, sizeof msg, "protecting layers unavailable: %.200s (active: %.255s)", missing, p->layers);
     if (!p->cfg.allow_insecure) {
       lpo_sandbox_pool_free(p);
       lpo_set_error("sandbox: %s; refusing to run untrusted code (allow_insecure overrides)", msg);
@@ -441,7 +441,11 @@ int lpo_sandbox_submit(lpo_sandbox_pool *p, const lpo_sandbox_job *job, int64_t 
   cJSON_AddStringToObject(o, "op", "job");
   cJSON_AddNumberToObject(o, "tag", (double)tag);
   cJSON_AddStringToObject(o, "language", lang);
+  /* JSON strings stop at NUL: a program with one is sent up to it and flagged, and the
+   * worker reports the syntax error CPython (and Lua) would. */
+  size_t code_len = job->code_len ? job->code_len : strlen(job->code);
   cJSON_AddStringToObject(o, "code", job->code);
+  if (memchr(job->code, 0, code_len)) cJSON_AddBoolToObject(o, "nul", 1);
   cJSON *tests = cJSON_AddArrayToObject(o, "tests");
   for (int i = 0; i < job->n_tests; i++) {
     if (!job->tests[i]) { cJSON_Delete(o); return lpo_set_error("sandbox: job.tests[%d] is missing", i + 1); }

@@ -24,18 +24,29 @@ double sb_now(void);                                          /* monotonic secon
 /* ---- facts and verdicts (verdict.c) ----
  * What the supervisor reported plus what the worker saw; the verdict is a function of it. */
 enum { SB_KILL_NONE = 0, SB_KILL_TIMEOUT = 1, SB_KILL_OUTPUT = 2 };
+/* "exited": the program's process went away during a test; sb_facts_finalize turns it into
+ * killed / timeout / error from the program's exit status. */
+#define SB_T_EXITED 7
+#define SB_STATUS_UNKNOWN (-1000)
 typedef struct sb_facts {
   int n_tests;            /* tests the job has (0 = just run the program) */
-  uint8_t *outcome;       /* n_tests entries; LPO_SANDBOX_T_SKIPPED until reported */
-  uint8_t *reported;      /* n_tests flags */
+  uint8_t *outcome;       /* n_tests + 1 entries; LPO_SANDBOX_T_SKIPPED until reported */
+  uint8_t *reported;      /* n_tests + 1 flags */
+  int *status;            /* n_tests + 1: the program's exit code (-signal) for "exited" */
   int run_outcome;        /* n_tests == 0: outcome of running the program; -1 = unreported */
   int syntax_error;       /* the program did not compile */
   int killed_for;         /* SB_KILL_* : the worker killed the job */
   int done;               /* the supervisor said it finished */
   int internal_error;     /* the sandbox itself failed */
   int exit_status;
+  double server_cpu_s;    /* CPU the test server spent on the job */
+  int respawn;            /* the test server asks for a fresh program process for test j (-1) */
+  int gone;               /* the test server saw the program's process end by itself */
 } sb_facts;
-int sb_outcome_from_name(const char *name);                   /* -1 if unknown */
+int sb_outcome_from_name(const char *name);                   /* -1 if unknown; "exited" too */
+/* Resolves "exited" outcomes; program_status is the program's exit code as the zygote saw it
+ * (SB_STATUS_UNKNOWN when it was still running and the sandbox killed it). */
+void sb_facts_finalize(sb_facts *f, int program_status);
 int sb_verdict(const sb_facts *f);
 /* Applies one line of the supervisor's result stream to f; detail/layers get copies of
  * the texts they carry (caller frees). Returns 0, or -1 for a malformed line. */
@@ -76,8 +87,37 @@ void sb_append_warning(sb_wstate *st, const char *fmt, ...) __attribute__((forma
  * Runs in the forked job process: fresh restricted state per test, writes result lines
  * (the same stream the Python supervisor writes) to res_fd. */
 void sb_lua_run(int res_fd, const char *code, const char *const *tests, int n_tests,
-                const char *check, const char *entry, const char *setup, double timeout_s);
+                const char *check, const char *entry, const char *setup, double timeout_s,
+                size_t memory_bytes);
 
-/* ---- worker (worker.c) ---- */
+/* ---- the worker (worker.c, job.c) ---- */
+typedef struct sb_worker {
+  int sock;                   /* to the pool */
+  sb_wstate st;
+  char *harness_src;
+  char python[256];
+  double timeout_s;
+  int memory_mb, nproc, file_mb, work_mb, nofile, use_seccomp;
+  int64_t output_limit;
+  char *bpf_hex;
+  pid_t zpid;
+  int zsock, zpidfd;          /* the zygote: its socket and a pidfd to notice its death */
+  int ssock;                  /* the test server (the zygote's child) */
+  int nnp, seccomp;           /* what the zygote (and so every job) runs under */
+  char py_version[32];
+  long jobs;
+  char job_layers[128];       /* what the last job's program reported; every job gets the same */
+} sb_worker;
+pid_t sb_clone(int flags);                /* fork() into new namespaces (single-threaded caller) */
+int sb_pidfd_open(pid_t pid);
+int sb_zygote_start(sb_worker *w);
+void sb_zygote_stop(sb_worker *w);        /* kills it and everything under it */
+int sb_server_restart(sb_worker *w);      /* the zygote forks a fresh test server */
+/* Runs one job (JSON from the pool) and returns the result JSON (malloc'd). */
+struct cJSON;
+char *sb_handle_job(sb_worker *w, const struct cJSON *job);
+/* Worker-wide layer names (comma list); python: include nnp/seccomp of the zygote. */
+const char *sb_worker_layers(const sb_worker *w, int python);
+void sb_add_layers(void *cjson_array, const char *list);
 int sb_worker_main(int sock, pid_t parent);
 #endif

@@ -33,7 +33,26 @@ const char *lpo_sandbox_outcome_name(int o) {
 int sb_outcome_from_name(const char *name) {
   for (int i = 0; name && i < LPO_SANDBOX_NOUTCOMES; i++)
     if (strcmp(name, OUTCOMES[i]) == 0) return i;
+  if (name && strcmp(name, "exited") == 0) return SB_T_EXITED;
   return -1;
+}
+
+/* Why the program's process went away: a seccomp kill is SIGSYS, the CPU limit SIGXCPU or
+ * (hard limit) SIGKILL; killed by the sandbox itself, it ran out of time or output. */
+static int classify_exit(int status, int killed_for) {
+  if (status == SB_STATUS_UNKNOWN)
+    return killed_for == SB_KILL_TIMEOUT ? LPO_SANDBOX_T_TIMEOUT : LPO_SANDBOX_T_ERROR;
+  if (status == -31) return LPO_SANDBOX_T_KILLED;                  /* SIGSYS */
+  if (status == -24 || status == -9) return LPO_SANDBOX_T_TIMEOUT; /* SIGXCPU, SIGKILL */
+  return LPO_SANDBOX_T_ERROR;
+}
+
+void sb_facts_finalize(sb_facts *f, int program_status) {
+  for (int i = 0; i < f->n_tests; i++)
+    if (f->reported[i] && f->outcome[i] == SB_T_EXITED)
+      f->outcome[i] = (uint8_t)classify_exit(f->status[i] != SB_STATUS_UNKNOWN ? f->status[i] : program_status,
+                                             f->killed_for);
+  if (f->run_outcome == SB_T_EXITED) f->run_outcome = classify_exit(program_status, f->killed_for);
 }
 
 /* CodeRL (Le et al. 2022): +1 pass, -0.3 a failed test, -0.6 a runtime error, -1 a compile
@@ -95,6 +114,8 @@ int sb_facts_apply_line(sb_facts *f, const char *line, char **detail, char **lay
     else {
       f->outcome[j] = (uint8_t)oc;
       f->reported[j] = 1;
+      cJSON *st = cJSON_GetObjectItemCaseSensitive(o, "st");
+      f->status[j] = cJSON_IsNumber(st) ? st->valueint : SB_STATUS_UNKNOWN;
       const char *x = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "x"));
       if (oc != LPO_SANDBOX_T_PASS && x && *x && detail) {
         char *d = malloc(strlen(x) + 32);
@@ -122,10 +143,17 @@ int sb_facts_apply_line(sb_facts *f, const char *line, char **detail, char **lay
       free(*layers);
       *layers = s;
     }
+  } else if (cJSON_GetObjectItemCaseSensitive(o, "gone")) {
+    f->gone = 1;
+  } else if ((v = cJSON_GetObjectItemCaseSensitive(o, "respawn"))) {
+    if (!cJSON_IsNumber(v) || v->valueint < 1 || v->valueint >= f->n_tests) rc = -1;
+    else f->respawn = v->valueint;
   } else if ((v = cJSON_GetObjectItemCaseSensitive(o, "warn"))) {
     if (warn) set_once(warn, dup_str(v));
-  } else if (cJSON_GetObjectItemCaseSensitive(o, "done")) {
+  } else if ((v = cJSON_GetObjectItemCaseSensitive(o, "done"))) {
     f->done = 1;
+    cJSON *cpu = cJSON_GetObjectItemCaseSensitive(o, "cpu_s");
+    if (cJSON_IsNumber(cpu)) f->server_cpu_s = cpu->valuedouble;
   } else {
     rc = -1;
   }

@@ -1,17 +1,11 @@
 /* worker.c — one sandbox worker: a fresh exec of lpo (`lpo --lpo-sandbox-worker PPID`,
- * socket to the pool on fd 3), so it has exactly one thread whatever the parent had.
+ * socket to the pool on fd 3), so it has exactly one thread whatever the parent had: the
+ * fork server of DESIGN.md starts before any thread because it starts in a new image.
  *
  * It enters its namespaces and minimal root once (isolate.c), starts the Python zygote as
- * pid 1 of a new pid namespace (clone(CLONE_NEWPID) each time, so a zygote can be replaced),
- * and then serves jobs one at a time:
- *   python  code and tests go into sealed memfds; the zygote gets them with the job's stdout,
- *           stderr and result pipes over SCM_RIGHTS and forks the per-job supervisor;
- *   lua     the worker itself forks the job (new pid/mount/ipc/uts namespaces) and runs
- *           luarun.c in it.
- * For both it supervises the same way: reads stdout/stderr (tails kept, total capped), reads
- * the result stream, enforces the wall clock, and has the job killed — the zygote kill(-1)s
- * its namespace, a Lua job dies with its pid namespace. If the zygote stops answering it is
- * killed with everything under it and replaced. */
+ * pid 1 of a new pid namespace (clone(CLONE_NEWPID) each time, so a zygote can be replaced)
+ * with the seccomp filter as hex and the shared rlimits, and then serves jobs one at a time
+ * (job.c). A zygote that dies is replaced before the next job. */
 #include "sandbox/sb_internal.h"
 #include <cJSON.h>
 #include <errno.h>
@@ -24,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -32,95 +27,54 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define SB_TAIL 4096
 #define SB_ZYGOTE_BOOT "import sys;exec(compile(sys.argv.pop(),'lpo_harness.py','exec'))"
 
-typedef struct sb_worker {
-  int sock;
-  sb_wstate st;
-  char *harness_src;
-  char python[256];
-  double timeout_s;
-  int memory_mb, nproc, file_mb, work_mb, nofile, use_seccomp;
-  int64_t output_limit;
-  char *bpf_hex;
-  pid_t zpid;
-  int zsock, zpidfd;
-  char py_version[32];
-  long jobs;
-} sb_worker;
-
-typedef struct sb_tail { char buf[SB_TAIL]; size_t len; } sb_tail;
-
-typedef struct sb_run {
-  int fds[3];                 /* stdout, stderr, result stream (read ends); -1 when closed */
-  sb_tail tail[2];
-  int64_t total;
-  char *line;
-  size_t line_len, line_cap;
-  sb_facts f;
-  char *detail, *layers, *warn;
-  int finished;
-  long maxrss_kb;
-  double cpu_s;
-} sb_run;
-
-static pid_t sb_clone(int flags) {
+pid_t sb_clone(int flags) {
   /* fork() with namespace flags; the worker is single-threaded, so the raw syscall is safe. */
   return (pid_t)syscall(SYS_clone, (unsigned long)(flags | SIGCHLD), 0UL, 0UL, 0UL, 0UL);
 }
 
-static int pidfd_open_(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
-
-static void tail_add(sb_tail *t, const char *p, size_t n) {
-  if (n >= SB_TAIL) { memcpy(t->buf, p + n - SB_TAIL, SB_TAIL); t->len = SB_TAIL; return; }
-  if (t->len + n > SB_TAIL) {
-    size_t drop = t->len + n - SB_TAIL;
-    memmove(t->buf, t->buf + drop, t->len - drop);
-    t->len -= drop;
-  }
-  memcpy(t->buf + t->len, p, n);
-  t->len += n;
-}
-
-/* A tail may start inside a UTF-8 sequence and hold binary: keep valid UTF-8, '?' otherwise,
- * so the result survives any JSON encoder downstream. */
-static char *tail_text(const sb_tail *t) {
-  char *s = malloc(t->len + 1);
-  if (!s) return NULL;
-  size_t i = 0, o = 0;
-  while (i < t->len) {
-    unsigned char c = (unsigned char)t->buf[i];
-    int n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    int ok = n > 0 && i + (size_t)n <= t->len;
-    for (int k = 1; ok && k < n; k++) ok = ((unsigned char)t->buf[i + (size_t)k] >> 6) == 2;
-    if (ok && c != 0) { memcpy(s + o, t->buf + i, (size_t)n); o += (size_t)n; i += (size_t)n; }
-    else { s[o++] = '?'; i++; }
-  }
-  s[o] = 0;
-  return s;
-}
+int sb_pidfd_open(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
 
 /* ---- the zygote ---- */
 
-static void zygote_stop(sb_worker *w) {
+void sb_zygote_stop(sb_worker *w) {
   if (w->zpid > 0) {
     kill(w->zpid, SIGKILL);     /* pid 1 of its namespace: everything under it dies too */
     while (waitpid(w->zpid, NULL, 0) < 0 && errno == EINTR) {}
   }
   if (w->zsock >= 0) close(w->zsock);
   if (w->zpidfd >= 0) close(w->zpidfd);
+  if (w->ssock >= 0) close(w->ssock);
   w->zpid = 0;
-  w->zsock = w->zpidfd = -1;
+  w->zsock = w->zpidfd = w->ssock = -1;
 }
 
-static int zygote_start(sb_worker *w) {
-  int sv[2];
+static int seqpacket_pair(int sv[2]) {
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
     return lpo_set_error("sandbox: socketpair: %s", strerror(errno));
   int big = 4 << 20;
   setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
   setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+  return 0;
+}
+
+/* The test server is stuck in a test or died: the zygote replaces it with a fresh fork. */
+int sb_server_restart(sb_worker *w) {
+  int sv[2];
+  if (w->zpid <= 0 || seqpacket_pair(sv) != 0) return -1;
+  int rc = sb_send_fds(w->zsock, "s", 1, &sv[1], 1);
+  close(sv[1]);
+  if (rc != 0) { close(sv[0]); return -1; }
+  close(w->ssock);
+  w->ssock = sv[0];
+  return 0;
+}
+
+int sb_zygote_start(sb_worker *w) {
+  int sv[2], ss[2];
+  if (seqpacket_pair(sv) != 0) return -1;
+  if (seqpacket_pair(ss) != 0) { close(sv[0]); close(sv[1]); return -1; }
   pid_t pid = w->st.job_ns & CLONE_NEWPID ? sb_clone(CLONE_NEWPID) : -1;
   if (pid < 0) {
     if (w->st.job_ns & CLONE_NEWPID)
@@ -129,13 +83,13 @@ static int zygote_start(sb_worker *w) {
     pid = fork();
   }
   if (pid < 0) {
-    close(sv[0]); close(sv[1]);
+    close(sv[0]); close(sv[1]); close(ss[0]); close(ss[1]);
     return lpo_set_error("sandbox: fork: %s", strerror(errno));
   }
   if (pid == 0) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (dup2(sv[1], 3) != 3) _exit(127);
-    syscall(SYS_close_range, 4U, ~0U, 0U);
+    if (dup2(sv[1], 3) != 3 || dup2(ss[1], 4) != 4) _exit(127);
+    syscall(SYS_close_range, 5U, ~0U, 0U);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
@@ -148,237 +102,15 @@ static int zygote_start(sb_worker *w) {
     _exit(127);
   }
   close(sv[1]);
+  close(ss[1]);
   w->zpid = pid;
   w->zsock = sv[0];
-  w->zpidfd = pidfd_open_(pid);
-  char *init = malloc(strlen(w->bpf_hex ? w->bpf_hex : "") + 32);
-  if (!init) { zygote_stop(w); return lpo_set_error("sandbox: out of memory"); }
-  sprintf(init, "{\"bpf\":\"%s\"}", w->bpf_hex ? w->bpf_hex : "");
-  int rc = sb_send_fds(w->zsock, init, strlen(init), NULL, 0);
-  free(init);
-  struct pollfd pf = { w->zsock, POLLIN, 0 };
-  char buf[512];
-  ssize_t n = -1;
-  if (rc == 0 && poll(&pf, 1, 60000) == 1) n = recv(w->zsock, buf, sizeof buf - 1, 0);
-  if (n <= 0) {
-    zygote_stop(w);
-    return lpo_set_error("sandbox: the Python zygote (%s) did not start", w->python);
-  }
-  buf[n] = 0;
-  cJSON *o = cJSON_Parse(buf);
-  const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "python"));
-  snprintf(w->py_version, sizeof w->py_version, "%s", v ? v : "?");
-  cJSON_Delete(o);
-  return 0;
-}
-
-/* ---- supervision, shared by Python and Lua jobs ---- */
-
-static void run_free(sb_run *r) {
-  for (int i = 0; i < 3; i++) if (r->fds[i] >= 0) close(r->fds[i]);
-  free(r->line); free(r->detail); free(r->layers); free(r->warn);
-  free(r->f.outcome); free(r->f.reported);
-}
-
-static int run_init(sb_run *r, int n_tests) {
-  memset(r, 0, sizeof *r);
-  r->fds[0] = r->fds[1] = r->fds[2] = -1;
-  r->f.n_tests = n_tests;
-  r->f.run_outcome = -1;
-  r->f.outcome = malloc((size_t)n_tests + 1);
-  r->f.reported = calloc((size_t)n_tests + 1, 1);
-  if (!r->f.outcome || !r->f.reported) return -1;
-  memset(r->f.outcome, LPO_SANDBOX_T_SKIPPED, (size_t)n_tests + 1);
-  return 0;
-}
-
-static void result_lines(sb_run *r, const char *p, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    if (p[i] == '\n') {
-      if (r->line_len < r->line_cap) {
-        r->line[r->line_len] = 0;
-        if (sb_facts_apply_line(&r->f, r->line, &r->detail, &r->layers, &r->warn) != 0)
-          r->f.internal_error = 1;
-      }
-      r->line_len = 0;
-      continue;
-    }
-    if (r->line_len + 1 >= r->line_cap) {
-      if (r->line_cap >= (1u << 20)) { r->f.internal_error = 1; continue; }
-      size_t cap = r->line_cap ? r->line_cap * 2 : 4096;
-      char *nl = realloc(r->line, cap);
-      if (!nl) { r->f.internal_error = 1; continue; }
-      r->line = nl;
-      r->line_cap = cap;
-    }
-    r->line[r->line_len++] = p[i];
-  }
-}
-
-/* lua_pid > 0: a Lua job (our child). Otherwise the zygote runs the job. */
-static void supervise(sb_worker *w, sb_run *r, double timeout_s, pid_t lua_pid) {
-  double start = sb_now();
-  double hard = start + timeout_s + 0.5 + 0.25 * timeout_s;
-  double kill_at = 0, finished_at = 0;
-  int kill_sent = 0;
-  int lua_pidfd = lua_pid > 0 ? pidfd_open_(lua_pid) : -1;
-  char buf[65536];
-  for (;;) {
-    int open_fds = (r->fds[0] >= 0) + (r->fds[1] >= 0) + (r->fds[2] >= 0);
-    if (r->finished && open_fds == 0) break;
-    double now = sb_now();
-    double until = r->finished ? finished_at + 2.0 : kill_sent ? kill_at + 3.0 : hard;
-    if (r->finished && now > until) break;   /* a straggler holds a pipe: stop reading */
-    struct pollfd pf[4];
-    int map[4], np = 0;
-    for (int i = 0; i < 3; i++)
-      if (r->fds[i] >= 0) { pf[np] = (struct pollfd){ r->fds[i], POLLIN, 0 }; map[np++] = i; }
-    if (!r->finished) {
-      int fd = lua_pid > 0 ? lua_pidfd : w->zsock;
-      pf[np] = (struct pollfd){ fd, POLLIN, 0 };
-      map[np++] = 3;
-    }
-    int ms = (int)ceil((until - now) * 1000.0);
-    int k = poll(pf, (nfds_t)np, ms < 0 ? 0 : ms);
-    if (k < 0 && errno != EINTR) break;
-    for (int i = 0; k > 0 && i < np; i++) {
-      if (!pf[i].revents) continue;
-      int which = map[i];
-      if (which < 3) {
-        ssize_t n = read(r->fds[which], buf, sizeof buf);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) { close(r->fds[which]); r->fds[which] = -1; continue; }
-        if (which == 2) { result_lines(r, buf, (size_t)n); continue; }
-        tail_add(&r->tail[which], buf, (size_t)n);
-        r->total += n;
-        if (r->total > w->output_limit && r->f.killed_for == SB_KILL_NONE) {
-          r->f.killed_for = SB_KILL_OUTPUT;
-          if (!kill_sent) { kill_sent = 1; kill_at = sb_now(); }
-          if (lua_pid > 0) kill(lua_pid, SIGKILL);
-          else sb_send_fds(w->zsock, "{\"op\":\"kill\"}", 13, NULL, 0);
-        }
-      } else if (lua_pid > 0) {
-        int status;
-        struct rusage ru;
-        if (wait4(lua_pid, &status, WNOHANG, &ru) == lua_pid) {
-          r->finished = 1;
-          finished_at = sb_now();
-          r->maxrss_kb = ru.ru_maxrss;
-          r->cpu_s = (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec +
-                     (double)ru.ru_stime.tv_sec + 1e-6 * (double)ru.ru_stime.tv_usec;
-        }
-      } else {
-        char msg[1024];
-        ssize_t n = recv(w->zsock, msg, sizeof msg - 1, 0);
-        if (n <= 0) {                    /* the zygote died: replace it before the next job */
-          r->f.internal_error = 1;
-          zygote_stop(w);
-          r->finished = 1;
-          finished_at = sb_now();
-          continue;
-        }
-        msg[n] = 0;
-        cJSON *o = cJSON_Parse(msg);
-        const char *op = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "op"));
-        if (op && strcmp(op, "done") == 0) {
-          r->finished = 1;
-          finished_at = sb_now();
-          cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "maxrss_kb");
-          if (cJSON_IsNumber(v)) r->maxrss_kb = (long)v->valuedouble;
-          v = cJSON_GetObjectItemCaseSensitive(o, "cpu_s");
-          if (cJSON_IsNumber(v)) r->cpu_s = v->valuedouble;
-        }
-        cJSON_Delete(o);
-      }
-    }
-    now = sb_now();
-    if (!r->finished && !kill_sent && now >= hard) {
-      kill_sent = 1;
-      kill_at = now;
-      if (r->f.killed_for == SB_KILL_NONE) r->f.killed_for = SB_KILL_TIMEOUT;
-      if (lua_pid > 0) kill(lua_pid, SIGKILL);
-      else sb_send_fds(w->zsock, "{\"op\":\"kill\"}", 13, NULL, 0);
-    }
-    if (!r->finished && kill_sent && now >= kill_at + 3.0 && lua_pid <= 0) {
-      /* The zygote does not answer: kill it and everything under it, start a new one. */
-      zygote_stop(w);
-      r->finished = 1;
-      finished_at = now;
-    }
-  }
-  if (lua_pidfd >= 0) close(lua_pidfd);
-  if (lua_pid > 0 && !r->finished) {
-    kill(lua_pid, SIGKILL);
-    while (waitpid(lua_pid, NULL, 0) < 0 && errno == EINTR) {}
-  }
-}
-
-/* ---- jobs ---- */
-
-static int make_pipes(int out[3][2]) {
-  for (int i = 0; i < 3; i++)
-    if (pipe2(out[i], O_CLOEXEC) != 0) {
-      for (int j = 0; j < i; j++) { close(out[j][0]); close(out[j][1]); }
-      return lpo_set_error("sandbox: pipe: %s", strerror(errno));
-    }
-  return 0;
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw) {
-  (void)sb; (void)ftw;
-  if (type == FTW_DP) rmdir(path); else unlink(path);
-  return 0;
-}
-
-static void job_dir(sb_worker *w, char *dir, size_t n, int create) {
-  if (w->st.root) { snprintf(dir, n, "%s", w->st.workdir); return; }
-  snprintf(dir, n, "%.300s/job-%ld", w->st.workdir, w->jobs);
-  if (create) mkdir(dir, 0700);
-  else nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static int run_python(sb_worker *w, const cJSON *job, int n_tests, double timeout_s, int isolate, sb_run *r) {
-  if (w->zpid <= 0 && zygote_start(w) != 0) return -1;
-  cJSON *spec = cJSON_CreateObject();
-  static const char *const keys[] = { "tests", "check", "entry", "setup" };
-  for (size_t i = 0; i < 4; i++) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(job, keys[i]);
-    if (v && !cJSON_IsNull(v)) cJSON_AddItemToObject(spec, keys[i], cJSON_Duplicate(v, 1));
-  }
-  char *spec_text = cJSON_PrintUnformatted(spec);
-  cJSON_Delete(spec);
-  const char *code = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(job, "code"));
-  int code_fd = sb_memfd("lpo-code", code, strlen(code));
-  int tests_fd = spec_text ? sb_memfd("lpo-tests", spec_text, strlen(spec_text)) : -1;
-  free(spec_text);
-  int p[3][2];
-  if (code_fd < 0 || tests_fd < 0 || make_pipes(p) != 0) {
-    if (code_fd >= 0) close(code_fd);
-    if (tests_fd >= 0) close(tests_fd);
-    return -1;
-  }
-  char dir[sizeof ((sb_wstate *)0)->workdir];
-  job_dir(w, dir, sizeof dir, 1);
-  cJSON *msg = cJSON_CreateObject();
-  cJSON_AddStringToObject(msg, "op", "run");
-  cJSON *cfg = cJSON_AddObjectToObject(msg, "cfg");
-  cJSON_AddNumberToObject(cfg, "timeout", timeout_s);
-  cJSON_AddNumberToObject(cfg, "n_tests", n_tests);
-  cJSON_AddBoolToObject(cfg, "isolate_tests", isolate);
-  cJSON_AddNumberToObject(cfg, "work_kb", w->work_mb * 1024.0);
-  cJSON_AddNumberToObject(cfg, "work_inodes", 4096);
-  cJSON_AddStringToObject(cfg, "workdir", dir);
-  if (w->st.setuid_nobody) cJSON_AddNumberToObject(cfg, "setuid", 65534);
-  cJSON *ns = cJSON_AddArrayToObject(cfg, "ns");
-  if (w->st.job_ns & CLONE_NEWPID) cJSON_AddItemToArray(ns, cJSON_CreateString("pid"));
-  if (w->st.job_ns & CLONE_NEWNS) cJSON_AddItemToArray(ns, cJSON_CreateString("mount"));
-  if (w->st.job_ns & CLONE_NEWIPC) cJSON_AddItemToArray(ns, cJSON_CreateString("ipc"));
-  if (w->st.job_ns & CLONE_NEWUTS) cJSON_AddItemToArray(ns, cJSON_CreateString("uts"));
-  cJSON *rl = cJSON_AddObjectToObject(cfg, "rlimits");
-  double cpu = ceil(timeout_s) + 1;
-  cJSON *pair = cJSON_AddArrayToObject(rl, "CPU");
-  cJSON_AddItemToArray(pair, cJSON_CreateNumber(cpu));
-  cJSON_AddItemToArray(pair, cJSON_CreateNumber(cpu + 1));
+  w->ssock = ss[0];
+  w->zpidfd = sb_pidfd_open(pid);
+  /* Limits every process of the worker shares; RLIMIT_CPU is set per job in the program. */
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "bpf", w->bpf_hex ? w->bpf_hex : "");
+  cJSON *rl = cJSON_AddObjectToObject(o, "rlimits");
   cJSON_AddNumberToObject(rl, "AS", (double)w->memory_mb * 1048576.0);
   cJSON_AddNumberToObject(rl, "NPROC", w->nproc);
   cJSON_AddNumberToObject(rl, "FSIZE", (double)w->file_mb * 1048576.0);
@@ -386,158 +118,34 @@ static int run_python(sb_worker *w, const cJSON *job, int n_tests, double timeou
   cJSON_AddNumberToObject(rl, "CORE", 0);
   cJSON_AddNumberToObject(rl, "MEMLOCK", 0);
   cJSON_AddNumberToObject(rl, "MSGQUEUE", 0);
-  char *text = cJSON_PrintUnformatted(msg);
-  cJSON_Delete(msg);
-  int fds[5] = { code_fd, tests_fd, p[0][1], p[1][1], p[2][1] };
-  int rc = text ? sb_send_fds(w->zsock, text, strlen(text), fds, 5) : -1;
-  free(text);
-  for (int i = 0; i < 5; i++) close(fds[i]);
-  for (int i = 0; i < 3; i++) r->fds[i] = p[i][0];
-  if (rc != 0) {
-    zygote_stop(w);
-    job_dir(w, dir, sizeof dir, 0);
-    return lpo_set_error("sandbox: sending a job to the zygote: %s", strerror(errno));
-  }
-  supervise(w, r, timeout_s, 0);
-  job_dir(w, dir, sizeof dir, 0);
-  return 0;
-}
-
-static int run_lua(sb_worker *w, const cJSON *job, int n_tests, double timeout_s, sb_run *r) {
-  int p[3][2];
-  if (make_pipes(p) != 0) return -1;
-  char dir[sizeof ((sb_wstate *)0)->workdir];
-  job_dir(w, dir, sizeof dir, 1);
-  int flags = w->st.job_ns;
-  pid_t pid = flags ? sb_clone(flags) : fork();
-  if (pid < 0 && flags) pid = fork();
-  if (pid < 0) {
-    for (int i = 0; i < 3; i++) { close(p[i][0]); close(p[i][1]); }
-    return lpo_set_error("sandbox: fork: %s", strerror(errno));
-  }
-  if (pid == 0) {
-    setsid();
-    int nul = open("/dev/null", O_RDWR);
-    dup2(nul, 0);
-    dup2(p[0][1], 1);
-    dup2(p[1][1], 2);
-    int res = dup2(p[2][1], 3);
-    syscall(SYS_close_range, 4U, ~0U, 0U);
-    if (res != 3) _exit(70);
-    sb_wstate st = w->st;
-    snprintf(st.workdir, sizeof st.workdir, "%s", dir);
-    sb_jlimits lim = { timeout_s, w->memory_mb, w->nproc, w->file_mb, w->nofile, w->work_mb };
-    char layers[256], line[400];
-    if (sb_job_isolate(&st, &lim, w->use_seccomp, layers, sizeof layers) != 0) {
-      snprintf(line, sizeof line, "{\"warn\":\"job isolation failed\"}\n");
-      sb_write_all(3, line, strlen(line));
-      _exit(71);
-    }
-    cJSON *l = cJSON_CreateObject();
-    cJSON *arr = cJSON_AddArrayToObject(l, "layers");
-    for (char *tok = strtok(layers, ","); tok; tok = strtok(NULL, ","))
-      cJSON_AddItemToArray(arr, cJSON_CreateString(tok));
-    char *text = cJSON_PrintUnformatted(l);
-    if (text) { sb_write_all(3, text, strlen(text)); sb_write_all(3, "\n", 1); }
-    const cJSON *tests = cJSON_GetObjectItemCaseSensitive(job, "tests");
-    int nt = cJSON_GetArraySize(tests);
-    const char **tv = calloc((size_t)nt + 1, sizeof *tv);
-    for (int i = 0; tv && i < nt; i++) tv[i] = cJSON_GetStringValue(cJSON_GetArrayItem(tests, i));
-    sb_lua_run(3, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(job, "code")), tv, tv ? nt : 0,
-               cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(job, "check")),
-               cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(job, "entry")),
-               cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(job, "setup")), timeout_s);
-    _exit(0);
-  }
-  for (int i = 0; i < 3; i++) { close(p[i][1]); r->fds[i] = p[i][0]; }
-  (void)n_tests;
-  supervise(w, r, timeout_s, pid);
-  job_dir(w, dir, sizeof dir, 0);
-  return 0;
-}
-
-static const char *worker_layers(const sb_worker *w) {
-  static char s[128];
-  snprintf(s, sizeof s, "%s%s%s%s%s", w->st.user ? "user," : "", w->st.net ? "net," : "",
-           w->st.root ? "root," : "", w->st.ipc ? "ipc," : "", w->st.uts ? "uts," : "");
-  size_t n = strlen(s);
-  if (n) s[n - 1] = 0;
-  return s;
-}
-
-/* Worker layers first, then the job's, each name once. */
-static void add_layers(cJSON *arr, const char *list) {
-  char tmp[256];
-  snprintf(tmp, sizeof tmp, "%s", list ? list : "");
-  for (char *save = NULL, *tok = strtok_r(tmp, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-    int seen = 0;
-    const cJSON *it;
-    cJSON_ArrayForEach(it, arr) if (strcmp(cJSON_GetStringValue(it), tok) == 0) seen = 1;
-    if (!seen) cJSON_AddItemToArray(arr, cJSON_CreateString(tok));
-  }
-}
-
-static char *result_json(sb_worker *w, double tag, sb_run *r, double time_ms, const char *error) {
-  cJSON *o = cJSON_CreateObject();
-  cJSON_AddNumberToObject(o, "tag", tag);
-  int verdict = error ? LPO_SANDBOX_SANDBOX_ERROR : sb_verdict(&r->f);
-  cJSON_AddStringToObject(o, "verdict", lpo_sandbox_verdict_name(verdict));
-  cJSON *tests = cJSON_AddArrayToObject(o, "tests");
-  for (int i = 0; i < r->f.n_tests; i++) {
-    int oc = r->f.reported[i] ? r->f.outcome[i] : LPO_SANDBOX_T_SKIPPED;
-    if (!r->f.reported[i] && r->f.killed_for == SB_KILL_TIMEOUT &&
-        (i == 0 || r->f.reported[i - 1])) oc = LPO_SANDBOX_T_TIMEOUT;
-    cJSON_AddItemToArray(tests, cJSON_CreateString(lpo_sandbox_outcome_name(oc)));
-  }
-  cJSON_AddNumberToObject(o, "time_ms", time_ms);
-  cJSON_AddNumberToObject(o, "cpu_ms", r->cpu_s * 1000.0);
-  cJSON_AddNumberToObject(o, "peak_kb", (double)r->maxrss_kb);
-  cJSON_AddNumberToObject(o, "exit", r->f.exit_status);
-  char *out = tail_text(&r->tail[0]), *err = tail_text(&r->tail[1]);
-  cJSON_AddStringToObject(o, "stdout", out ? out : "");
-  cJSON_AddStringToObject(o, "stderr", err ? err : "");
-  free(out); free(err);
-  const char *detail = error ? error : r->detail;
-  if (!detail && r->f.killed_for == SB_KILL_TIMEOUT) detail = "killed at the time limit";
-  if (!detail && r->f.killed_for == SB_KILL_OUTPUT) detail = "output limit exceeded";
-  if (!detail && r->f.internal_error) detail = "the sandbox failed (zygote died or bad result stream)";
-  cJSON_AddStringToObject(o, "detail", detail ? detail : "");
-  cJSON *layers = cJSON_AddArrayToObject(o, "layers");
-  add_layers(layers, worker_layers(w));
-  add_layers(layers, r->layers);
-  if (r->warn) cJSON_AddStringToObject(o, "warning", r->warn);
-  char *text = cJSON_PrintUnformatted(o);
+  if (w->st.setuid_nobody) cJSON_AddNumberToObject(o, "setuid", 65534);
+  cJSON_AddBoolToObject(o, "pidns", (w->st.job_ns & CLONE_NEWPID) != 0);
+  char *init = cJSON_PrintUnformatted(o);
   cJSON_Delete(o);
-  return text;
-}
-
-static char *handle_job(sb_worker *w, const cJSON *job) {
-  double t0 = sb_now();
-  const cJSON *tagv = cJSON_GetObjectItemCaseSensitive(job, "tag");
-  double tag = cJSON_IsNumber(tagv) ? tagv->valuedouble : 0;
-  const char *lang = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(job, "language"));
-  const char *code = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(job, "code"));
-  const cJSON *tests = cJSON_GetObjectItemCaseSensitive(job, "tests");
-  const char *check = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(job, "check"));
-  const cJSON *tv = cJSON_GetObjectItemCaseSensitive(job, "timeout");
-  double timeout_s = cJSON_IsNumber(tv) && tv->valuedouble > 0 ? tv->valuedouble : w->timeout_s;
-  int isolate = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(job, "isolate"));
-  int n_tests = check ? 1 : cJSON_IsArray(tests) ? cJSON_GetArraySize(tests) : 0;
-  sb_run r;
-  const char *error = NULL;
-  if (run_init(&r, n_tests) != 0) error = "out of memory";
-  else if (!code) error = "job has no code";
-  else if (!lang || strcmp(lang, "python") == 0) {
-    if (run_python(w, job, n_tests, timeout_s, isolate, &r) != 0) error = lpo_last_error();
-  } else if (strcmp(lang, "lua") == 0) {
-    if (run_lua(w, job, n_tests, timeout_s, &r) != 0) error = lpo_last_error();
-  } else {
-    error = "unknown language";
+  if (!init) { sb_zygote_stop(w); return lpo_set_error("sandbox: out of memory"); }
+  int rc = sb_send_fds(w->zsock, init, strlen(init), NULL, 0);
+  free(init);
+  struct pollfd pf = { w->zsock, POLLIN, 0 };
+  char buf[512];
+  ssize_t n = -1;
+  if (rc == 0 && poll(&pf, 1, 60000) == 1) n = recv(w->zsock, buf, sizeof buf - 1, 0);
+  if (n <= 0) {
+    sb_zygote_stop(w);
+    return lpo_set_error("sandbox: the Python zygote (%s) did not start", w->python);
   }
-  w->jobs++;
-  char *text = result_json(w, tag, &r, (sb_now() - t0) * 1000.0, error);
-  run_free(&r);
-  return text;
+  buf[n] = 0;
+  o = cJSON_Parse(buf);
+  const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "python"));
+  snprintf(w->py_version, sizeof w->py_version, "%s", v ? v : "?");
+  const cJSON *it;
+  cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(o, "warnings"))
+    if (cJSON_GetStringValue(it)) sb_append_warning(&w->st, "zygote: %s", cJSON_GetStringValue(it));
+  if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "pid1")))
+    sb_append_warning(&w->st, "the zygote is not pid 1 of its own namespace");
+  w->nnp = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "nnp"));
+  w->seccomp = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "seccomp"));
+  cJSON_Delete(o);
+  return 0;
 }
 
 static char *read_text_file(const char *path) {
@@ -551,6 +159,31 @@ static char *read_text_file(const char *path) {
   if (s) s[n] = 0;
   fclose(f);
   return s;
+}
+
+/* The Python source the zygote runs: rpc.py (beside the harness) and then harness.py. It
+ * goes to the interpreter as one argument, so it must stay under the 128 KiB an argument
+ * may have. */
+static char *read_harness(const char *path) {
+  char rpc_path[4096];
+  const char *slash = strrchr(path, '/');
+  snprintf(rpc_path, sizeof rpc_path, "%.*srpc.py", slash ? (int)(slash - path + 1) : 0, path);
+  char *rpc = read_text_file(rpc_path), *main_src = read_text_file(path);
+  char *both = NULL;
+  if (rpc && main_src) {
+    size_t n = strlen(rpc) + strlen(main_src) + 2;
+    if (n < 120 * 1024 && (both = malloc(n))) {
+      size_t a = strlen(rpc);
+      memcpy(both, rpc, a);
+      both[a] = '\n';
+      memcpy(both + a + 1, main_src, strlen(main_src) + 1);
+    } else {
+      errno = E2BIG;
+    }
+  }
+  free(rpc);
+  free(main_src);
+  return both;
 }
 
 static int thread_count(void) {
@@ -569,7 +202,7 @@ static int reply_init(int sock, int ok, const sb_worker *w, const char *error) {
   if (error) cJSON_AddStringToObject(o, "error", error);
   if (ok) {
     cJSON *layers = cJSON_AddArrayToObject(o, "layers");
-    add_layers(layers, worker_layers(w));
+    sb_add_layers(layers, sb_worker_layers(w, 1));
     cJSON_AddStringToObject(o, "python", w->py_version);
   }
   cJSON_AddStringToObject(o, "warnings", w->st.warnings);
@@ -585,6 +218,12 @@ static double num(const cJSON *o, const char *k, double dflt) {
   return cJSON_IsNumber(v) ? v->valuedouble : dflt;
 }
 
+static int rm_tree_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw) {
+  (void)sb; (void)ftw;
+  if (type == FTW_DP) rmdir(path); else unlink(path);
+  return 0;
+}
+
 int sb_worker_main(int sock, pid_t parent) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() != parent) return 1;
@@ -593,7 +232,7 @@ int sb_worker_main(int sock, pid_t parent) {
   sb_worker w;
   memset(&w, 0, sizeof w);
   w.sock = sock;
-  w.zsock = w.zpidfd = -1;
+  w.zsock = w.zpidfd = w.ssock = -1;
   char *frame = sb_recv_frame(sock, NULL);
   cJSON *init = frame ? cJSON_Parse(frame) : NULL;
   free(frame);
@@ -613,8 +252,9 @@ int sb_worker_main(int sock, pid_t parent) {
   char err[512] = "";
   int threads = thread_count();
   if (threads != 1) snprintf(err, sizeof err, "sandbox worker has %d threads, not 1", threads);
-  if (!*err && !(w.harness_src = read_text_file(harness ? harness : "")))
-    snprintf(err, sizeof err, "cannot read the harness %s: %s", harness ? harness : "(none)", strerror(errno));
+  if (!*err && !(w.harness_src = read_harness(harness ? harness : "")))
+    snprintf(err, sizeof err, "cannot read the harness %s (and rpc.py beside it): %s",
+             harness ? harness : "(none)", strerror(errno));
   sb_wcfg wcfg = { disable, (int)num(init, "index", 0) };
   if (!*err && sb_worker_isolate(&wcfg, &w.st) != 0) snprintf(err, sizeof err, "%s", lpo_last_error());
   if (!*err && w.use_seccomp) {
@@ -629,29 +269,38 @@ int sb_worker_main(int sock, pid_t parent) {
   } else if (!w.use_seccomp) {
     sb_append_warning(&w.st, "seccomp disabled by configuration");
   }
-  if (!*err && zygote_start(&w) != 0) snprintf(err, sizeof err, "%s", lpo_last_error());
+  if (!*err && sb_zygote_start(&w) != 0) snprintf(err, sizeof err, "%s", lpo_last_error());
+  if (!*err) {
+    /* A probe job: learns the layers every job of this worker runs under, so that a job
+     * whose program dies before reporting them still gets them listed. */
+    cJSON *probe = cJSON_Parse("{\"language\":\"python\",\"code\":\"pass\\n\"}");
+    char *res = probe ? sb_handle_job(&w, probe) : NULL;
+    cJSON_Delete(probe);
+    if (!res || !w.job_layers[0]) sb_append_warning(&w.st, "the worker's probe job did not report its layers");
+    free(res);
+  }
   cJSON_Delete(init);
   if (reply_init(sock, !*err, &w, *err ? err : NULL) != 0 || *err) {
-    zygote_stop(&w);
+    sb_zygote_stop(&w);
     return 1;
   }
   for (;;) {
     struct pollfd pf[2] = { { sock, POLLIN, 0 }, { w.zpidfd, POLLIN, 0 } };
     int np = w.zpidfd >= 0 ? 2 : 1;
     if (poll(pf, (nfds_t)np, -1) < 0) { if (errno == EINTR) continue; break; }
-    if (np == 2 && pf[1].revents) zygote_stop(&w);    /* died while idle: restarted lazily */
+    if (np == 2 && pf[1].revents) sb_zygote_stop(&w);    /* died while idle: restarted lazily */
     if (!pf[0].revents) continue;
     char *text = sb_recv_frame(sock, NULL);
     if (!text) break;
     cJSON *job = cJSON_Parse(text);
     free(text);
-    char *reply = job ? handle_job(&w, job) : NULL;
+    char *reply = job ? sb_handle_job(&w, job) : NULL;
     cJSON_Delete(job);
     if (!reply || sb_send_frame(sock, reply, strlen(reply)) != 0) { free(reply); break; }
     free(reply);
   }
-  zygote_stop(&w);
-  if (!w.st.root && w.st.workdir[0]) nftw(w.st.workdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+  sb_zygote_stop(&w);
+  if (!w.st.root && w.st.workdir[0]) nftw(w.st.workdir, rm_tree_entry, 16, FTW_DEPTH | FTW_PHYS);
   free(w.harness_src);
   free(w.bpf_hex);
   return 0;

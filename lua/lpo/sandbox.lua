@@ -4,15 +4,37 @@
 --   local pool = sandbox.pool { workers = 2, timeout = 3, memory_mb = 512 }
 --   local r = pool:run { code = "def f(x): return x + 1", tests = { "assert f(1) == 2" } }
 --   -- r.verdict == "passed", r.passed == { true }
---   local rs = pool:run_batch(jobs, { progress = function(done, total) end })
+--   local rs = pool:run_batch(jobs, { progress = function(done, total) end })   -- in order
 --   pool:close()
 --
 -- A job is { language = "python"|"lua", code = "...", tests = { "assert ...", ... } } (MBPP
 -- style: one test per assert), or { code = ..., test = "def check(candidate): ...",
 -- entry_point = "f" } (HumanEval style: one test), plus optional setup (MBPP's
--- test_setup_code, run before each test), timeout (seconds), isolate_tests (each test in its
--- own process: set it for tests written by a model), entry_point with asserts (lets the
--- program's function carry a builtin's name, e.g. MBPP's `sum`).
+-- test_setup_code, run before each test), timeout (seconds), isolate_tests, entry_point with
+-- asserts (lets the program's function carry a builtin's name, e.g. MBPP's `sum`).
+-- A result is { verdict, passed = {bool...}, tests = {"pass"|"fail"|"error"|"timeout"|
+-- "memory"|"killed"|"skipped"...}, time_ms, cpu_ms, peak_mb, exit_status, stdout_tail,
+-- stderr_tail, detail, layers = {...} }. Verdicts: passed, failed, runtime_error,
+-- syntax_error, timeout, memory_limit, output_limit, killed (seccomp), sandbox_error (the
+-- sandbox itself failed: no reward).
+--
+-- How tests see the program: the test code runs in a separate, trusted process; the names it
+-- does not define are proxies for the program's objects. Calls, attribute access, iteration,
+-- len/bool/str and item access travel to the program; values come back as plain Python values
+-- (ints, floats, str, bytes, None, bool, list, tuple, dict, set, frozenset, complex, range,
+-- dict keys/items, deque, Fraction, Decimal; subclasses such as namedtuple, OrderedDict,
+-- Counter or IntEnum arrive as their base type), other objects as proxies whose == is
+-- identity. So nothing the program does to its own interpreter (exit, patched builtins,
+-- unittest or math, an always-equal __eq__, printed "OK") can make a test pass. Differences
+-- from running everything in one process: arguments reach the program as copies (a test does
+-- not see the program mutate them), a test cannot pass a function to the program, builtins the
+-- test uses are never the program's (except the entry point), and a set built by the test may
+-- iterate in another order on the program's side (MBPP 341 is the one case in MBPP).
+--
+-- Trust: by default a job's tests are dataset tests and run inside the worker's long-lived
+-- test server (fast). Tests a model wrote (DSTC) must run with isolate_tests -- per job, or
+-- for the whole pool with sandbox.pool { isolate_tests = true } -- so that a test can only
+-- decide its own outcome and never reach the server later jobs use.
 local ffi = require "ffi"
 local lffi = require "lpo.ffi"
 local errors = require "lpo.errors"
@@ -39,7 +61,7 @@ local POOL_KEYS = { workers = "number", timeout = "number", memory_mb = "number"
                     output_limit = "number", nproc = "number", file_mb = "number",
                     work_mb = "number", nofile = "number", python = "string",
                     disable = "string", allow_insecure = "boolean", quiet = "boolean",
-                    harness = "string" }
+                    harness = "string", isolate_tests = "boolean" }
 
 --- Starts a pool of sandbox workers. Raises when the sandbox cannot run here.
 function M.pool(opts)
@@ -68,13 +90,14 @@ function M.pool(opts)
   local p = C.lpo_sandbox_pool_new(cfg)
   if p == nil then errors.raise(nil, "%s", lffi.last_error()) end
   ffi.gc(p, C.lpo_sandbox_pool_free)
-  local self = setmetatable({ _p = p, _tag = 0, timeout = tonumber(cfg.timeout_s) }, Pool)
+  local self = setmetatable({ _p = p, _tag = 0, timeout = tonumber(cfg.timeout_s),
+                              isolate_tests = opts.isolate_tests }, Pool)
   M._last_layers = self:layers()
   return self
 end
 
 -- Keeps the C strings of one job alive until it is submitted (submit copies them).
-local function to_cjob(job, i)
+local function to_cjob(job, i, isolate_all)
   local where = i and ("job " .. i) or "job"
   if type(job) ~= "table" then errors.raise("sandbox", "%s must be a table", where) end
   if type(job.code) ~= "string" then errors.raise("sandbox", "%s.code must be a string", where) end
@@ -88,6 +111,7 @@ local function to_cjob(job, i)
   local keep = { job }
   cj.language = job.language or "python"
   cj.code = job.code
+  cj.code_len = #job.code
   local n = 0
   if job.tests then
     n = #job.tests
@@ -106,7 +130,7 @@ local function to_cjob(job, i)
   if job.entry_point then cj.entry_point = job.entry_point end
   if job.setup and job.setup ~= "" then cj.setup = job.setup end
   cj.timeout_s = job.timeout or 0
-  cj.isolate_tests = job.isolate_tests and 1 or 0
+  cj.isolate_tests = (job.isolate_tests or isolate_all) and 1 or 0
   local count = job.test and 1 or n
   return cj, keep, count
 end
@@ -155,7 +179,7 @@ function Pool:run_batch(jobs, opts)
   local total = #jobs
   local results, counts, base = {}, {}, self._tag
   for i = 1, total do
-    local cj, keep, count = to_cjob(jobs[i], i)
+    local cj, keep, count = to_cjob(jobs[i], i, self.isolate_tests)
     counts[i] = count
     lffi.check(C.lpo_sandbox_submit(self._p, cj, base + i), "sandbox submit")
     keep = nil
@@ -269,7 +293,7 @@ end
 
 require("lpo.doc").module(M, "lpo.sandbox", {
   __module = "Runs untrusted Python/Lua programs against unit tests in an isolated pool.",
-  pool = { "pool{ workers, timeout, memory_mb, output_limit } -> pool",
+  pool = { "pool{ workers, timeout, memory_mb, output_limit, isolate_tests } -> pool",
            "starts sandbox workers; pool:run(job), pool:run_batch(jobs, {progress}), pool:close()" },
   reward = { "reward(verdict) -> number", "CodeRL reward: +1 / -0.3 / -0.6 / -1" },
   layers = { "layers() -> { names..., missing, warnings }", "which isolation layers are active" },

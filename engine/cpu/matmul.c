@@ -71,7 +71,9 @@ typedef float v16 __attribute__((vector_size(64), aligned(4), may_alias));
 
 typedef struct skinny_job { float *out; const float *inp, *w; int N, IC, OC, accumulate; } skinny_job;
 
-static inline float hsum16(v16 v) {
+/* always_inline: a vector passed by value between functions built for different ISAs (LPO_HOT
+ * clones) would change ABI at -O0; inlined, no vector ever crosses a call. */
+static inline __attribute__((always_inline)) float hsum16(v16 v) {
   float s = 0.0f;
   for (int i = 0; i < 16; i++) s += v[i];
   return s;

@@ -10,7 +10,7 @@ local run = lpo.run {
   name = "quickstart", seed = 1, model = "examples/models/tiny-sft",
   problems = "synthetic:train?n=256", eval = "synthetic:test",
   samples = 8, temperature = 0.8, max_new_tokens = 160,
-  beta = 0.1, lr = 1e-4, rpo_alpha = 0.0, batch = 16, epochs = 1, warmup = 0.05, schedule = "cosine",
+  beta = 0.5, lr = 5e-5, rpo_alpha = 0.0, batch = 16, epochs = 1, warmup = 0.05, schedule = "cosine",
 }
 local A = run.args
 local ctx = loop.setup(run)

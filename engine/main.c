@@ -11,6 +11,7 @@
  * then the install prefix, then the source tree it was built from), sets package.path,
  * and runs lpo.cli.main with a traceback handler. Errors exit with status 1. */
 #include "lpo.h"
+#include "lpo_sandbox.h"
 #include <lauxlib.h>
 #include <lua.h>
 #include <luajit.h>
@@ -63,6 +64,9 @@ static int traceback(lua_State *L) {
 }
 
 int main(int argc, char **argv) {
+  /* `lpo --lpo-sandbox-worker PPID`: a sandbox worker, re-exec'd by lpo.sandbox pools so it
+   * starts with one thread; runs and exits here, before Lua or anything else starts. */
+  lpo_sandbox_worker_hook(argc, argv);
   /* Line-buffered even into a pipe or file, so `lpo run x.lua | tee log` shows progress. */
   setvbuf(stdout, NULL, _IOLBF, 0);
   char root[PATH_MAX];

@@ -12,7 +12,7 @@ local run = lpo.run {
   name = "dstc", seed = 1, model = "examples/models/tiny-sft",
   problems = "synthetic:train?n=1024", eval = "synthetic:test",
   rounds = 1, samples = 8, temperature = 0.8, max_new_tokens = 400,
-  loss = "dpo", beta = 0.2, kto_beta = 0.3, lr = 1e-4, minimax = true, concat = true,
+  loss = "dpo", beta = 0.5, kto_beta = 0.3, lr = 5e-5, minimax = true, concat = true,
   batch = 16, epochs = 1, warmup = 0.05, schedule = "cosine",
 }
 local A = run.args

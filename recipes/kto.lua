@@ -7,7 +7,7 @@ local run = lpo.run {
   name = "kto", seed = 1, model = "examples/models/tiny-sft",
   problems = "synthetic:train?n=1024", eval = "synthetic:test",
   rounds = 1, samples = 8, temperature = 0.8, max_new_tokens = 160,
-  beta = 0.3, lr = 1e-4, desirable_weight = 1.0, undesirable_weight = 1.0, per_problem = 2,
+  beta = 0.3, lr = 5e-5, desirable_weight = 1.0, undesirable_weight = 1.0, per_problem = 2,
   batch = 16, epochs = 1, warmup = 0.05, schedule = "cosine",
 }
 local A = run.args

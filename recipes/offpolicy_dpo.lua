@@ -9,7 +9,7 @@ local run = lpo.run {
   behavior = "examples/models/tiny-sft-b",        -- the model whose samples make the pairs
   problems = "synthetic:train?n=1024", eval = "synthetic:test",
   rounds = 1, samples = 8, temperature = 0.8, max_new_tokens = 160,
-  beta = 0.1, lr = 1e-4, rpo_alpha = 0.0, batch = 16, epochs = 1, warmup = 0.05, schedule = "cosine",
+  beta = 0.5, lr = 5e-5, rpo_alpha = 0.0, batch = 16, epochs = 1, warmup = 0.05, schedule = "cosine",
 }
 local A = run.args
 local ctx = loop.setup(run)

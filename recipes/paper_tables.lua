@@ -11,9 +11,9 @@ local loop = require "lpo.loop"
 local run = lpo.run {
   name = "paper-tables", seed = 1, seeds = { 1, 2, 3 },
   model = "examples/models/tiny-sft", behavior = "examples/models/tiny-sft-b",
-  problems = "synthetic:train?n=256", eval = "synthetic:test",
+  problems = "synthetic:train?n=512", eval = "synthetic:test",
   samples = 8, temperature = 0.8, max_new_tokens = 160, dstc_max_new_tokens = 400,
-  rounds = 2, beta = 0.1, dstc_beta = 0.2, kto_beta = 0.3, lr = 1e-4, rpo_alpha = 0.0,
+  rounds = 2, beta = 0.5, dstc_beta = 0.5, kto_beta = 0.3, lr = 5e-5, rpo_alpha = 0.0,
   batch = 16, epochs = 1, warmup = 0.05, schedule = "cosine",
 }
 local A = run.args

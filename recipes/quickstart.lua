@@ -1,6 +1,6 @@
 -- recipes/quickstart.lua — the first thing to run: one round of on-policy DPO from execution
 -- feedback on the embedded benchmark, starting from the shipped tiny SFT model
--- (examples/models/tiny-sft, made by recipes/sft.lua). Samples 8 programs for each of 256
+-- (examples/models/tiny-sft, made by recipes/sft.lua). Samples 8 programs for each of 512
 -- training problems, runs them in the sandbox, keeps one random (pass, fail) pair per
 -- problem, trains DPO for one epoch, and reports greedy pass@1 on the test split.
 -- Last line: pass@1: BEFORE -> AFTER
@@ -8,9 +8,9 @@ local lpo = require "lpo"
 local loop = require "lpo.loop"
 local run = lpo.run {
   name = "quickstart", seed = 1, model = "examples/models/tiny-sft",
-  problems = "synthetic:train?n=256", eval = "synthetic:test",
+  problems = "synthetic:train?n=512", eval = "synthetic:test",
   samples = 8, temperature = 0.8, max_new_tokens = 160,
-  beta = 0.1, lr = 1e-4, rpo_alpha = 0.0, batch = 16, epochs = 1, warmup = 0.05, schedule = "cosine",
+  beta = 0.5, lr = 5e-5, rpo_alpha = 0.0, batch = 16, epochs = 1, warmup = 0.05, schedule = "cosine",
 }
 local A = run.args
 local ctx = loop.setup(run)

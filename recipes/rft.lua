@@ -7,7 +7,7 @@ local run = lpo.run {
   name = "rft", seed = 1, model = "examples/models/tiny-sft",
   problems = "synthetic:train?n=1024", eval = "synthetic:test",
   rounds = 1, samples = 8, temperature = 0.8, max_new_tokens = 160,
-  lr = 1e-4, batch = 16, epochs = 1, warmup = 0.05, schedule = "cosine", per_problem = 1,
+  lr = 5e-5, batch = 16, epochs = 1, warmup = 0.05, schedule = "cosine", per_problem = 1,
 }
 local A = run.args
 local ctx = loop.setup(run)

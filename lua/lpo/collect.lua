@@ -23,7 +23,8 @@ end
 --- The sandbox job for running `code` against a problem's tests (or `tests` given).
 function M.job(problem, code, tests)
   if tests or problem.tests then
-    return { language = problem.language or "python", code = code, tests = tests or problem.tests, setup = problem.setup }
+    return { language = problem.language or "python", code = code, tests = tests or problem.tests, setup = problem.setup,
+             entry_point = problem.entry_point }
   end
   if problem.test then
     return { language = problem.language or "python", code = code, test = problem.test, entry_point = problem.entry_point, setup = problem.setup }

@@ -100,7 +100,10 @@ function M.collect_dstc(ctx, round, opts)
       for j, t in ipairs(tests) do texts[j] = t.text end
       for si, s in ipairs(g.samples) do
         if #texts > 0 then
-          jobs[#jobs + 1] = { language = "python", code = s.code, tests = texts }
+          -- Model-written tests are untrusted too: each runs against a fresh program process
+          -- (isolate_tests), so a hostile test cannot patch the shared test server.
+          jobs[#jobs + 1] = { language = "python", code = s.code, tests = texts, isolate_tests = true,
+                              entry_point = g.problem and g.problem.entry_point }
           where[#where + 1] = { gi, si }
         end
       end

@@ -12,13 +12,8 @@ local errors = require "lpo.errors"
 
 local M = {}
 
-ffi.cdef [[ typedef struct { long tv_sec; long tv_nsec; } lpo_train_timespec; int clock_gettime(int, lpo_train_timespec *); ]]
 --- Monotonic wall-clock seconds (os.clock is CPU time summed over threads).
-function M.now()
-  local ts = ffi.new("lpo_train_timespec")
-  ffi.C.clock_gettime(1, ts)
-  return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) * 1e-9
-end
+M.now = require("lpo.progress").clock
 
 -- Sequences ---------------------------------------------------------------------------
 

@@ -1,0 +1,5 @@
+# expect: timeout
+# test: assert f() == 1
+def f():
+    while True:
+        pass

@@ -1,0 +1,4 @@
+# expect: timeout
+# test: assert False, "never reached"
+while True:
+    pass

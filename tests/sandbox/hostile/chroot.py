@@ -1,0 +1,6 @@
+# expect: killed
+# test: assert done()
+import os
+os.chroot("/tmp")
+def done():
+    return True

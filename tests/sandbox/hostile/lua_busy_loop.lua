@@ -1,0 +1,3 @@
+-- expect: timeout
+-- test: assert(f() == 1)
+function f() while true do end end

@@ -1,0 +1,5 @@
+# expect: runtime_error
+# test: assert "root:" in secret()
+data = open("/etc/shadow").read()
+def secret():
+    return data

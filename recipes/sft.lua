@@ -16,6 +16,7 @@ local run = lpo.run {
   hidden = 128, layers = 4, heads = 4, kv_heads = 4, ffn = 384,         -- ~0.9M parameters
   steps = 500, batch = 32, lr = 2e-3, warmup = 0.05, schedule = "cosine", weight_decay = 0.0,
   bug_rate = 0.1, test_bug_rate = 0.2, dstc_share = 0.0,
+  sft_norm = "token",    -- "sequence": each demonstration's mean NLL weighs the same, however long
   eval = "synthetic:test", max_new_tokens = 160,
   snapshot_at = 300,     -- also save the step-300 model to OUT-b: a weaker, different policy whose
                          -- samples serve as off-policy data (recipes/offpolicy_dpo.lua)
@@ -48,7 +49,7 @@ local stream = {}
 for i = 1, A.steps * A.batch do stream[i] = demos[(i - 1) % #demos + 1] end
 lpo.train.sft(policy, stream, {
   tokenizer = tok, lr = A.lr, schedule = A.schedule, warmup = A.warmup, batch = A.batch, epochs = 1,
-  weight_decay = A.weight_decay, seed = A.seed, run = run, tag = "sft", checkpoint_every = 100, quiet = true,
+  weight_decay = A.weight_decay, seed = A.seed, sft_norm = A.sft_norm, run = run, tag = "sft", checkpoint_every = 100, quiet = true,
   on_step = function(step, rec)
     if step == A.snapshot_at then policy:save(A.out .. "-b"); tok:save(A.out .. "-b") end
     if step % 25 == 0 then print(string.format("step %d/%d  loss %.4f  lr %.2e  %.0f tokens/s", step, A.steps, rec.loss, rec.lr, rec.tokens_per_s)) end

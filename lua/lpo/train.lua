@@ -113,7 +113,8 @@ end
 --- opts: tokenizer, loss (lpo.loss object; for sft optional), lr, schedule, warmup,
 --- min_lr_ratio, batch, micro_batch, epochs (or steps), max_grad_norm, weight_decay, seed, max_len,
 --- run (lpo.run object), tag (names the checkpoint and caches), checkpoint_every,
---- eval_every + eval (fn(step) -> metrics table), log_every, on_step (fn(step, metrics)).
+--- eval_every + eval (fn(step) -> metrics table), log_every, on_step (fn(step, metrics)),
+--- sft_norm ("token": TRL's mean over all response tokens of a step | "sequence").
 function M.fit(policy, examples, kind, opts)
   local tok = opts.tokenizer or errors.raise("train", "opts.tokenizer is required")
   local run, tag = opts.run, opts.tag or kind
@@ -173,6 +174,10 @@ function M.fit(policy, examples, kind, opts)
   if state.finished then return state end
 
   local nref = kind == "pairs" and 2 or 1
+  local sft_norm = opts.sft_norm or "token"
+  if sft_norm ~= "token" and sft_norm ~= "sequence" then
+    errors.raise("train", "opts.sft_norm must be 'token' or 'sequence', got '%s'", tostring(sft_norm))
+  end
   local t_start = M.now()
   local tokens_seen = 0
   for step = state.step + 1, total_steps do
@@ -184,6 +189,14 @@ function M.fit(policy, examples, kind, opts)
     policy:zero_grad()
     local acc, wsum, ntok = {}, 0, 0
     local t0 = M.now()
+    -- SFT's normalizer: "token" = the mean NLL over every response token of the step (TRL's
+    -- default), "sequence" = the mean over the step's examples of each one's per-token NLL
+    -- (long responses then weigh no more than short ones).
+    local sft_total = 0
+    if kind == "sft" then
+      if sft_norm == "token" then for q = first, last do sft_total = sft_total + seqs[order[q]][1].n_tokens end
+      else sft_total = n_in_step end
+    end
     for m0 = first, last, micro do
       local ids = {}
       for q = m0, math.min(last, m0 + micro - 1) do ids[#ids + 1] = order[q] end
@@ -193,11 +206,11 @@ function M.fit(policy, examples, kind, opts)
       local w = #ids / n_in_step       -- this micro-batch's share of the step's mean
       local dseq, metrics = {}, nil
       if kind == "sft" then
-        -- NLL averaged over the response tokens of the whole step (TRL's token mean).
-        local total = 0
-        for q = first, last do total = total + seqs[order[q]][1].n_tokens end
         local l = 0
-        for k, s in ipairs(bseqs) do dseq[k] = -1 / math.max(1, total); l = l - lp[k] / math.max(1, total) end
+        for k, s in ipairs(bseqs) do
+          local d = sft_norm == "token" and sft_total or sft_total * math.max(1, s.n_tokens)
+          dseq[k] = -1 / math.max(1, d); l = l - lp[k] / math.max(1, d)
+        end
         metrics = { loss = l / w }
       elseif kind == "pairs" then
         local b = { policy_chosen = {}, policy_rejected = {}, ref_chosen = {}, ref_rejected = {}, chosen_len = {}, rejected_len = {} }

@@ -46,7 +46,7 @@ function M.collect(ctx, round, opts)
   return lpo.collect(opts.policy or ctx.policy, opts.problems or ctx.problems, {
     n = opts.n or A.samples, temperature = opts.temperature or A.temperature, seed = opts.seed or A.seed,
     round = round, purpose = opts.purpose or "collect", tokenizer = ctx.tok, sandbox = ctx.sandbox,
-    max_new_tokens = A.max_new_tokens or 160, stop = ctx.stop, prompt = ctx.prompt, batch = 64,
+    max_new_tokens = A.max_new_tokens or 160, stop = opts.stop or ctx.stop, prompt = ctx.prompt, batch = 64,
     samples_path = ctx.run:path("samples-" .. tag .. ".jsonl"),
     results_path = ctx.run:path("results-" .. tag .. ".jsonl"), label = "collect " .. tag,
   })
@@ -89,7 +89,9 @@ function M.collect_dstc(ctx, round, opts)
   local saved_prompt = ctx.prompt
   ctx.prompt = hinted
   local tag = opts.tag or ("dstc-r" .. round)
-  local collected = M.collect(ctx, round, { tag = tag, seed = opts.seed })   -- verdicts vs hidden tests
+  -- No stop string: the plain format's "```" fence would end the answer after [Implementation],
+  -- before the [Tests] it must write; the end-of-sequence token ends a four-part answer.
+  local collected = M.collect(ctx, round, { tag = tag, seed = opts.seed, stop = {} })   -- verdicts vs hidden tests
   ctx.prompt = saved_prompt
   local groups = lpo.select.group(collected.samples, collected.results, { problems = ctx.problems })
   local matrix = ctx.run:stage("matrix-" .. tag, function()

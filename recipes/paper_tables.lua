@@ -12,6 +12,7 @@ local run = lpo.run {
   name = "paper-tables", seed = 1, seeds = { 1, 2, 3 },
   model = "examples/models/tiny-sft", behavior = "examples/models/tiny-sft-b",
   problems = "synthetic:train?n=512", eval = "synthetic:test",
+  dstc_problems = "synthetic:train?n=256",   -- four-part answers are ~3x longer: half the problems
   samples = 8, temperature = 0.8, max_new_tokens = 160, dstc_max_new_tokens = 400,
   rounds = 2, beta = 0.5, dstc_beta = 0.5, kto_beta = 0.3, lr = 5e-5, rpo_alpha = 0.0,
   batch = 16, epochs = 1, warmup = 0.05, schedule = "cosine",
@@ -19,10 +20,13 @@ local run = lpo.run {
 local A = run.args
 local ctx = loop.setup(run)
 local behavior = lpo.checkpoint.load(A.behavior)
+local dstc_problems = lpo.tasks.load(A.dstc_problems)
 local function reset() ctx.policy:load_weights(A.model) end
 local dpo = function(beta) return lpo.loss.dpo { beta = beta, rpo_alpha = A.rpo_alpha } end
 
 local results = {}   -- method -> seed -> {pass@1 by round}
+local sizes = {}     -- method -> seed -> training examples (pairs, or KTO/RFT examples) of the last round
+local function size(method, seed, n) sizes[method] = sizes[method] or {}; sizes[method][seed] = n end
 local function record(method, seed, round, value)
   results[method] = results[method] or {}
   results[method][seed] = results[method][seed] or {}
@@ -42,6 +46,7 @@ for _, seed in ipairs(A.seeds) do
   for _, e in ipairs(lpo.select.kto(groups, { seed = seed, round = 1, max_desirable = 1, max_undesirable = 0 })) do
     if e.label then chosen[#chosen + 1] = { prompt = e.prompt, completion = e.completion } end
   end
+  size("rft", seed, #chosen)
   loop.train(ctx, 1, chosen, "sft", { tag = "rft" .. s })
   record("rft", seed, 1, loop.evaluate(ctx, "rft" .. s))
 
@@ -49,6 +54,7 @@ for _, seed in ipairs(A.seeds) do
   for round = 1, A.rounds do
     local collected = round == 1 and on or loop.collect(ctx, round, { tag = "on" .. s .. "-r" .. round })
     local pairs = lpo.select.random_pair(loop.groups(ctx, collected), { seed = seed, round = round })
+    size("dpo_on", seed, #pairs)
     loop.train(ctx, round, pairs, "dpo", { tag = "dpo-on" .. s .. "-r" .. round, loss = dpo(A.beta) })
     record("dpo_on", seed, round, loop.evaluate(ctx, "dpo-on" .. s .. "-r" .. round))
   end
@@ -57,12 +63,13 @@ for _, seed in ipairs(A.seeds) do
   reset()
   local off = loop.collect(ctx, 1, { tag = "off" .. s, policy = behavior })
   local off_pairs = lpo.select.random_pair(loop.groups(ctx, off), { seed = seed, round = 1 })
+  size("dpo_off", seed, #off_pairs)
   loop.train(ctx, 1, off_pairs, "dpo", { tag = "dpo-off" .. s, loss = dpo(A.beta) })
   record("dpo_off", seed, 1, loop.evaluate(ctx, "dpo-off" .. s))
 
   -- DSTC: self-generated code and tests, one collection shared by the four variants.
   ctx.args = setmetatable({ seed = seed, max_new_tokens = A.dstc_max_new_tokens }, { __index = A })
-  local dgroups = loop.collect_dstc(ctx, 1, { tag = "dstc" .. s })
+  local dgroups = loop.collect_dstc(ctx, 1, { tag = "dstc" .. s, problems = dstc_problems })
   ctx.args = setmetatable({ seed = seed }, { __index = A })
   for _, v in ipairs {
     { "dstc_dpo", { minimax = true, concat = true }, "dpo" },
@@ -74,9 +81,13 @@ for _, seed in ipairs(A.seeds) do
     o.seed, o.round = seed, 1
     reset()
     if kind == "kto" then
-      loop.train(ctx, 1, lpo.select.dstc_kto(dgroups, o), "kto", { tag = name .. s, loss = lpo.loss.kto { beta = A.kto_beta } })
+      local examples = lpo.select.dstc_kto(dgroups, o)
+      size(name, seed, #examples)
+      loop.train(ctx, 1, examples, "kto", { tag = name .. s, loss = lpo.loss.kto { beta = A.kto_beta } })
     else
-      loop.train(ctx, 1, lpo.select.dstc(dgroups, o), "dpo", { tag = name .. s, loss = dpo(A.dstc_beta) })
+      local pairs = lpo.select.dstc(dgroups, o)
+      size(name, seed, #pairs)
+      loop.train(ctx, 1, pairs, "dpo", { tag = name .. s, loss = dpo(A.dstc_beta) })
     end
     record(name, seed, 1, loop.evaluate(ctx, name .. s))
   end
@@ -104,13 +115,15 @@ local function stats(method, round)
 end
 local lines = { string.format("Greedy pass@1 on %s (%d problems), seeds %s; training problems %s, %d samples per problem.",
   A.eval, #ctx.test, table.concat(A.seeds, ", "), A.problems, A.samples), "",
-  "| method | pass@1 (mean ± std) | per seed |", "|---|---|---|" }
+  "| method | pass@1 (mean ± std) | per seed | training examples per seed |", "|---|---|---|---|" }
 local summary = {}
 for _, row in ipairs(ROWS) do
   local m, sd, xs = stats(row[1])
   local each = {}
   for i, x in ipairs(xs) do each[i] = string.format("%.3f", x) end
-  lines[#lines + 1] = string.format("| %s | %.3f ± %.3f | %s |", row[2], m, sd, table.concat(each, " / "))
+  local n = {}
+  for i, seed in ipairs(A.seeds) do n[i] = tostring(sizes[row[1]] and sizes[row[1]][seed] or "-") end
+  lines[#lines + 1] = string.format("| %s | %.3f ± %.3f | %s | %s |", row[2], m, sd, table.concat(each, " / "), table.concat(n, " / "))
   summary[row[1]] = { mean = m, std = sd, seeds = xs }
 end
 lines[#lines + 1] = ""

@@ -91,9 +91,10 @@ function M.collect_dstc(ctx, round, opts)
   local tag = opts.tag or ("dstc-r" .. round)
   -- No stop string: the plain format's "```" fence would end the answer after [Implementation],
   -- before the [Tests] it must write; the end-of-sequence token ends a four-part answer.
-  local collected = M.collect(ctx, round, { tag = tag, seed = opts.seed, stop = {} })   -- verdicts vs hidden tests
+  local problems = opts.problems or ctx.problems
+  local collected = M.collect(ctx, round, { tag = tag, seed = opts.seed, stop = {}, problems = problems })   -- verdicts vs hidden tests
   ctx.prompt = saved_prompt
-  local groups = lpo.select.group(collected.samples, collected.results, { problems = ctx.problems })
+  local groups = lpo.select.group(collected.samples, collected.results, { problems = problems })
   local matrix = ctx.run:stage("matrix-" .. tag, function()
     local jobs, where = {}, {}
     for gi, g in ipairs(groups) do

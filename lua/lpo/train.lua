@@ -114,7 +114,8 @@ end
 --- min_lr_ratio, batch, micro_batch, epochs (or steps), max_grad_norm, weight_decay, seed, max_len,
 --- run (lpo.run object), tag (names the checkpoint and caches), checkpoint_every,
 --- eval_every + eval (fn(step) -> metrics table), log_every, on_step (fn(step, metrics)),
---- sft_norm ("token": TRL's mean over all response tokens of a step | "sequence").
+--- sft_norm ("token": TRL's mean over all response tokens of a step | "sequence"),
+--- stop_at (last step to train; the schedule still spans `steps`).
 function M.fit(policy, examples, kind, opts)
   local tok = opts.tokenizer or errors.raise("train", "opts.tokenizer is required")
   local run, tag = opts.run, opts.tag or kind
@@ -180,7 +181,11 @@ function M.fit(policy, examples, kind, opts)
   end
   local t_start = M.now()
   local tokens_seen = 0
-  for step = state.step + 1, total_steps do
+  -- stop_at ends training early while the schedule keeps its planned length (an SFT model
+  -- taken partway through its cosine schedule, as recipes/sft.lua ships).
+  local last_step = math.min(total_steps, opts.stop_at or total_steps)
+  if last_step < 1 then errors.raise("train", "opts.stop_at must be >= 1, got %s", tostring(opts.stop_at)) end
+  for step = state.step + 1, last_step do
     local epoch = math.floor((step - 1) / steps_per_epoch)
     local order = shuffled(#examples, opts.seed, epoch)
     local first = ((step - 1) % steps_per_epoch) * batch + 1
@@ -255,8 +260,8 @@ function M.fit(policy, examples, kind, opts)
     if run then run:log(rec, { quiet = opts.quiet }) elseif not opts.quiet then print(json.encode(rec)) end
     if opts.on_step then opts.on_step(step, rec) end
     state.step = step
-    if ckpt_dir and ((opts.checkpoint_every and step % opts.checkpoint_every == 0) or step == total_steps) then
-      state.finished = step == total_steps or nil
+    if ckpt_dir and ((opts.checkpoint_every and step % opts.checkpoint_every == 0) or step == last_step) then
+      state.finished = step == last_step or nil
       save_checkpoint(ckpt_dir, policy, opt, state)
     end
   end

@@ -51,4 +51,22 @@ T.case("an unknown sft_norm is refused by name", function()
   T.raises(function() logged("tokens", 3) end, "sft_norm")
 end)
 
+T.case("stop_at stops early on the full schedule: the first steps equal the full run's", function()
+  local function train(stop_at)
+    local policy, lrs = lpo.model.new(cfg, { seed = 5 }), {}
+    lpo.train.sft(policy, examples, { tokenizer = tok, lr = 1e-3, batch = 1, steps = 6, stop_at = stop_at, quiet = true,
+      on_step = function(step, rec) lrs[step] = rec.lr end })
+    return policy, lrs
+  end
+  local full, lr_full = train(nil)
+  local part, lr_part = train(3)
+  T.eq(#lr_part, 3, "three steps trained")
+  T.eq(#lr_full, 6, "six steps trained")
+  for s = 1, 3 do T.eq(lr_part[s], lr_full[s], "same schedule at step " .. s) end
+  local seqs = { lpo.train.encode_pair(tok, "a\n", "x") }
+  local a = lpo.train.sequence_logps(part, seqs, 1, tok.pad_id)[1]
+  local b = lpo.train.sequence_logps(full, seqs, 1, tok.pad_id)[1]
+  T.truthy(a ~= b, "the stopped model differs from the fully trained one")
+end)
+
 T.done()

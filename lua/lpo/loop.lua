@@ -49,6 +49,7 @@ function M.collect(ctx, round, opts)
     max_new_tokens = A.max_new_tokens or 160, stop = opts.stop or ctx.stop, prompt = ctx.prompt, batch = 64,
     samples_path = ctx.run:path("samples-" .. tag .. ".jsonl"),
     results_path = ctx.run:path("results-" .. tag .. ".jsonl"), label = "collect " .. tag,
+    generate = opts.generate or ctx.generate,   -- a stand-in generator (tests, other back ends)
   })
 end
 

@@ -489,7 +489,21 @@ function M.test_list(problem)
   return { problem.test .. "\ncheck(" .. problem.entry_point .. ")" }
 end
 
+--- Path of a file in the shared data directory beside the repository ($LPO_SHARED, else
+--- ../shared or ../../shared from the lpo root), or nil when it is not there.
+function M.shared(rel)
+  local root = rawget(_G, "LPO_ROOT") or "."
+  for _, base in ipairs({ os.getenv("LPO_SHARED") or false, root .. "/../shared", root .. "/../../shared" }) do
+    if base then
+      local f = io.open(base .. "/" .. rel, "rb")
+      if f then f:close(); return base .. "/" .. rel end
+    end
+  end
+  return nil
+end
+
 require("lpo.doc").module(M, "lpo.data", {
+  shared = { "shared(rel) -> path | nil", "A file of the shared data directory ($LPO_SHARED, ../shared, ../../shared)." },
   __module = "Problems (our JSONL, HumanEval, MBPP), code/test extraction, DSTC sections, hashes, seeded streams",
   load = { "load(path_or_spec [, opts]) -> problems, info", "Reads problems; detects lpo/HumanEval/MBPP; spec options n, format, split, challenge; 'synthetic:...' goes to lpo.tasks." },
   extract_code = { "extract_code(completion [, {entry_point=, prompt=}]) -> code", "[Implementation] section, else the fenced block defining entry_point, else the first python block, else bare text; prompt prepended when the code does not define entry_point (HumanEval)." },

@@ -6,15 +6,7 @@ local T = require "lpo.testing"
 local json = require "lpo.json"
 local sandbox = require "lpo.sandbox"
 
-local function shared(rel)
-  local root = rawget(_G, "LPO_ROOT") or "."
-  for _, base in ipairs({ os.getenv("LPO_SHARED") or false, root .. "/../shared", root .. "/../../shared" }) do
-    if base then
-      local f = io.open(base .. "/" .. rel, "rb")
-      if f then f:close(); return base .. "/" .. rel end
-    end
-  end
-end
+local shared = require("lpo.data").shared
 
 local path = shared("data/humaneval/HumanEval.jsonl.gz")
 if not path then

@@ -15,15 +15,7 @@ local ffi = require "ffi"
 
 local now = require("lpo.progress").clock   -- the one monotonic clock (one clock_gettime declaration)
 
-local function shared(rel)
-  local root = rawget(_G, "LPO_ROOT") or "."
-  for _, base in ipairs({ os.getenv("LPO_SHARED") or false, root .. "/../shared", root .. "/../../shared" }) do
-    if base then
-      local f = io.open(base .. "/" .. rel, "rb")
-      if f then f:close(); return base .. "/" .. rel end
-    end
-  end
-end
+local shared = require("lpo.data").shared
 
 local function ncpu()
   local p = io.popen("nproc 2>/dev/null")

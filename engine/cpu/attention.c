@@ -316,8 +316,57 @@ typedef struct cached_job {
 } cached_job;
 
 /* Decoding: each new token attends over its cache row up to its own position.
- * Tasks are (token, head) pairs; part tid uses scratch slot tid ([Tc]). Scores run over
- * the transposed keys 64 at a time (4 vectors), the weighted sum over value rows. */
+ * Tasks are (token, head) pairs; part tid uses scratch slot tid ([Tc]).
+ * One token's work is two short reductions (scores over D, the weighted sum over the
+ * row's keys), so what limits it is the FMA latency of each accumulator chain, not the
+ * arithmetic: every pass keeps 8 chains in flight (a block of up to 4 vectors times 2
+ * or 4 interleaved partial sums over the reduction index, added in a fixed order at the
+ * end). The result of a token depends only on its own row: never on the other tokens of
+ * the step. */
+
+/* sc[k..k+16 nv) = scale * sum_d q[d] Kt[d][k..]: nv (1..4) vectors of keys. */
+static inline __attribute__((always_inline)) void cached_scores(float *sc, const float *qh, const float *Kt, int Tc,
+                                                                int D, int k, int nv, float scale) {
+  v16 a[2][4];
+  for (int p = 0; p < 2; p++)
+    for (int v = 0; v < 4; v++) a[p][v] = (v16){ 0 };
+  int d = 0;
+  for (; d + 2 <= D; d += 2)
+    for (int p = 0; p < 2; p++) {
+      const float *kt = Kt + (size_t)(d + p) * Tc + k;
+      float q = qh[d + p];
+      for (int v = 0; v < nv; v++) a[p][v] += q * ld16(kt + 16 * v);
+    }
+  if (d < D) {
+    const float *kt = Kt + (size_t)d * Tc + k;
+    for (int v = 0; v < nv; v++) a[0][v] += qh[d] * ld16(kt + 16 * v);
+  }
+  for (int v = 0; v < nv; v++) st16(sc + k + 16 * v, (a[0][v] + a[1][v]) * scale);
+}
+
+/* o[c..c+16 nv) = sum_k p[k] V[k][c..]: nv (1..4) vectors of channels, 8 / nv partial
+ * sums over k (k mod P). */
+static inline __attribute__((always_inline)) void cached_values(float *o, const float *p, const float *V, int D,
+                                                                int len, int c, int nv) {
+  enum { P = 4 };
+  v16 a[P][4];
+  for (int q = 0; q < P; q++)
+    for (int v = 0; v < 4; v++) a[q][v] = (v16){ 0 };
+  const int ph = nv > 2 ? 2 : 4;   /* phases in use: 8 chains either way */
+  int k = 0;
+  for (; k + ph <= len; k += ph)
+    for (int q = 0; q < ph; q++) {
+      const float *vr = V + (size_t)(k + q) * D + c;
+      float w = p[k + q];
+      for (int v = 0; v < nv; v++) a[q][v] += w * ld16(vr + 16 * v);
+    }
+  for (int q = 0; k < len; k++, q++) {
+    const float *vr = V + (size_t)k * D + c;
+    for (int v = 0; v < nv; v++) a[q][v] += p[k] * ld16(vr + 16 * v);
+  }
+  for (int v = 0; v < nv; v++) st16(o + c + 16 * v, (a[0][v] + a[1][v]) + (a[2][v] + a[3][v]));
+}
+
 LPO_HOT static void cached_task(void *ctx, int t0, int t1, int tid) {
   const cached_job *j = ctx;
   const int Hq = j->Hq, Hkv = j->Hkv, D = j->D, Tc = j->Tc, rep = Hq / Hkv, QD = Hq * D;
@@ -329,39 +378,24 @@ LPO_HOT static void cached_task(void *ctx, int t0, int t1, int tid) {
     const float *qh = j->q + (size_t)n * j->qstride + (size_t)h * D;
     const float *Kt = j->kc + head, *V = j->vc + head;
     float *o = j->out + (size_t)n * QD + (size_t)h * D;
-    int len = j->pos[n] + 1, k = 0, lenp = round16(len);
-    for (; k + 64 <= lenp; k += 64) {
-      v16 a0 = { 0 }, a1 = { 0 }, a2 = { 0 }, a3 = { 0 };
-      for (int d = 0; d < D; d++) {
-        const float *kt = Kt + (size_t)d * Tc + k;
-        float q = qh[d];
-        a0 += q * ld16(kt); a1 += q * ld16(kt + 16); a2 += q * ld16(kt + 32); a3 += q * ld16(kt + 48);
-      }
-      st16(sc + k, a0 * scale); st16(sc + k + 16, a1 * scale); st16(sc + k + 32, a2 * scale); st16(sc + k + 48, a3 * scale);
-    }
-    for (; k < lenp; k += 16) {
-      v16 a0 = { 0 };
-      for (int d = 0; d < D; d++) a0 += qh[d] * ld16(Kt + (size_t)d * Tc + k);
-      st16(sc + k, a0 * scale);
+    int len = j->pos[n] + 1, k = 0, nk = round16(len) / 16;
+    for (; k + 4 <= nk; k += 4) cached_scores(sc, qh, Kt, Tc, D, 16 * k, 4, scale);
+    switch (nk - k) {
+      case 3: cached_scores(sc, qh, Kt, Tc, D, 16 * k, 3, scale); break;
+      case 2: cached_scores(sc, qh, Kt, Tc, D, 16 * k, 2, scale); break;
+      case 1: cached_scores(sc, qh, Kt, Tc, D, 16 * k, 1, scale); break;
+      default: break;
     }
     softmax_row(sc, len, len);
-    /* o = sum_k p_k V[k], accumulated in registers 64 channels at a time */
     int c = 0;
-    for (; c + 64 <= D; c += 64) {
-      v16 a0 = { 0 }, a1 = { 0 }, a2 = { 0 }, a3 = { 0 };
-      for (k = 0; k < len; k++) {
-        const float *v = V + (size_t)k * D + c;
-        float p = sc[k];
-        a0 += p * ld16(v); a1 += p * ld16(v + 16); a2 += p * ld16(v + 32); a3 += p * ld16(v + 48);
-      }
-      st16(o + c, a0); st16(o + c + 16, a1); st16(o + c + 32, a2); st16(o + c + 48, a3);
+    for (; c + 64 <= D; c += 64) cached_values(o, sc, V, D, len, c, 4);
+    switch ((D - c) / 16) {
+      case 3: cached_values(o, sc, V, D, len, c, 3); break;
+      case 2: cached_values(o, sc, V, D, len, c, 2); break;
+      case 1: cached_values(o, sc, V, D, len, c, 1); break;
+      default: break;
     }
-    for (; c + 16 <= D; c += 16) {
-      v16 a0 = { 0 };
-      for (k = 0; k < len; k++) a0 += sc[k] * ld16(V + (size_t)k * D + c);
-      st16(o + c, a0);
-    }
-    for (; c < D; c++) {
+    for (c += (D - c) / 16 * 16; c < D; c++) {
       float a = 0.0f;
       for (k = 0; k < len; k++) a += sc[k] * V[(size_t)k * D + c];
       o[c] = a;

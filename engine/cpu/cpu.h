@@ -92,6 +92,14 @@ void lpo_cpu_matmul_forward_ref(float *out, const float *inp, const float *w, co
                                 int N, int IC, int OC, int accumulate);
 void lpo_cpu_matmul_backward_ref(float *dinp, float *dw, float *dbias, const float *dout,
                                  const float *inp, const float *w, int N, int IC, int OC);
+/* matmul_decode.c: the decode step's matmul from weights packed in 64-wide panels of
+ * w^T (lpo_cpu_matmul_pack); the reference reads the same packed copy. */
+size_t lpo_cpu_matmul_packed_size(int IC, int OC);
+void lpo_cpu_matmul_pack(float *wp, const float *w, int IC, int OC);
+void lpo_cpu_matmul_decode(float *out, const float *inp, const float *wp, const float *bias,
+                           int N, int IC, int OC, int accumulate);
+void lpo_cpu_matmul_decode_ref(float *out, const float *inp, const float *wp, const float *bias,
+                               int N, int IC, int OC, int accumulate);
 /* C = alpha op(A) op(B) + beta C, row-major, through BLAS (single-threaded: call it inside
  * a task); lpo_cpu_sgemm_par splits C's rows or columns over the pool. */
 void lpo_cpu_sgemm_par(int transA, int transB, int M, int N, int K, float alpha, const float *A,

@@ -73,6 +73,9 @@ int lpo_generate(lpo_model *m, const lpo_tokenizer *tok, const int32_t *const *p
   const int rows = slots * n;
   lpo_kvcache *cache = lpo_kvcache_new(m, rows, max_seq, 0);
   if (!cache) return -1;
+  /* The decode layout of the weights as they are now: the snapshot lives only for this
+   * call, so weights updated between calls (training rounds) are always seen. */
+  if (lpo_kvcache_pack(cache, m) != 0) { lpo_kvcache_free(cache); return -1; }
   /* One allocation for the step buffers (freed together below). */
   int maxT = 1;
   for (int i = 0; i < P; i++) if (prompt_lens[i] > maxT) maxT = prompt_lens[i];

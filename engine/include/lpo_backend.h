@@ -82,6 +82,14 @@ typedef struct lpo_backend {
   /* dst[m,:] = src[idx[m],:]  /  dst[idx[m],:] += src[m,:]. */
   void (*gather_rows)(float *dst, const float *src, const int32_t *idx, int M, int C);
   void (*scatter_add_rows)(float *dst, const float *src, const int32_t *idx, int M, int C);
+  /* Decoding's linear layer from a packed copy of w (optional: NULL = decode steps use
+   * matmul_forward). matmul_pack writes w [OC,IC] into wp (matmul_packed_size(IC, OC)
+   * floats) in the backend's decode layout; matmul_decode then computes what
+   * matmul_forward computes, and row n's bits do not depend on N or on the other rows. */
+  size_t (*matmul_packed_size)(int IC, int OC);
+  void (*matmul_pack)(float *wp, const float *w, int IC, int OC);
+  void (*matmul_decode)(float *out, const float *inp, const float *wp, const float *bias,
+                        int N, int IC, int OC, int accumulate);
 } lpo_backend;
 
 /* The CPU backend: OpenBLAS sgemm and vectorised loops. */

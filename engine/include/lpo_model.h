@@ -155,7 +155,8 @@ int lpo_model_decode(lpo_model *m, lpo_kvcache *c, const int32_t *tokens,
  * whatever the other rows of the step. A SNAPSHOT: weights changed afterwards (an
  * optimizer step, a load) are not seen until the next pack, so pack right before a
  * sampling run (lpo_generate packs its own cache at its start). m NULL drops the copy.
+ * The snapshot's memory may be lent by m: unpack or free a packed cache before m.
  * A no-op returning 0 on a backend without a decode layout. */
-int lpo_kvcache_pack(lpo_kvcache *c, const lpo_model *m);
+int lpo_kvcache_pack(lpo_kvcache *c, lpo_model *m);
 /* LPO_CDEF_END */
 #endif

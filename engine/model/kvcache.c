@@ -14,6 +14,7 @@
  * rows x chunk tokens lives in the cache's one allocation with K and V: nothing is
  * allocated per step. */
 #include "model/model.h"
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,6 +34,7 @@ struct lpo_kvcache {
   /* lpo_kvcache_pack's snapshot of the matmul weights (its own allocation: it lives from
    * a pack to the next pack or free, not with the cache), NULL when not packed. */
   const lpo_model *packed_for;
+  lpo_model *lender;               /* whose pack_mem wp is (NULL: wp is the cache's own) */
   float *wp;
   size_t wp_bytes;
   float *wp_qkv, *wp_o, *wp_gu, *wp_d, *wp_lm;   /* per-layer strides: packed_size of each */
@@ -78,9 +80,29 @@ lpo_kvcache *lpo_kvcache_new(const lpo_model *m, int rows, int max_seq, int chun
   return c;
 }
 
-int lpo_kvcache_pack(lpo_kvcache *c, const lpo_model *m) {
-  if (c->wp) lpo_free(c->wp, c->wp_bytes, 0);
-  c->wp = NULL; c->wp_bytes = 0; c->packed_for = NULL;
+/* Gives the snapshot's memory back (to its lender, or to the allocator). */
+static void unpack(lpo_kvcache *c) {
+  if (c->lender) atomic_store(&c->lender->pack_lent, 0);
+  else if (c->wp) lpo_free(c->wp, c->wp_bytes, 0);
+  c->wp = NULL; c->wp_bytes = 0; c->packed_for = NULL; c->lender = NULL;
+}
+
+/* n floats for a snapshot of m: m's own buffer when no other cache holds it. */
+static float *pack_memory(lpo_kvcache *c, lpo_model *m, size_t n) {
+  int idle = 0;
+  if (atomic_compare_exchange_strong(&m->pack_lent, &idle, 1)) {   /* ours until unpack */
+    if (!m->pack_mem) {
+      m->pack_mem = lpo_alloc(n * sizeof(float), 0);
+      m->pack_bytes = m->pack_mem ? n * sizeof(float) : 0;
+    }
+    if (m->pack_mem && m->pack_bytes == n * sizeof(float)) { c->lender = m; return m->pack_mem; }
+    atomic_store(&m->pack_lent, 0);
+  }
+  return lpo_alloc(n * sizeof(float), 0);
+}
+
+int lpo_kvcache_pack(lpo_kvcache *c, lpo_model *m) {
+  unpack(c);
   if (!m || !m->be->matmul_decode || !m->be->matmul_pack || !m->be->matmul_packed_size || m->be->device != 0) return 0;
   if (memcmp(&m->cfg, &c->cfg, sizeof c->cfg)) return lpo_set_error("kvcache: made for a model with a different config");
   const lpo_backend *be = m->be;
@@ -90,7 +112,7 @@ int lpo_kvcache_pack(lpo_kvcache *c, const lpo_model *m) {
   c->sz_gu = be->matmul_packed_size(C, 2 * F); c->sz_d = be->matmul_packed_size(F, C);
   size_t L = (size_t)g->num_layers, per = c->sz_qkv + c->sz_o + c->sz_gu + c->sz_d;
   size_t total = L * per + be->matmul_packed_size(C, V);
-  float *wp = lpo_alloc(total * sizeof(float), 0);
+  float *wp = pack_memory(c, m, total);
   if (!wp) return lpo_set_error("kvcache: out of memory for the packed decode weights (%zu MiB)", total * sizeof(float) >> 20);
   c->wp = wp; c->wp_bytes = total * sizeof(float);
   c->wp_qkv = wp; c->wp_o = c->wp_qkv + L * c->sz_qkv; c->wp_gu = c->wp_o + L * c->sz_o;
@@ -108,7 +130,7 @@ int lpo_kvcache_pack(lpo_kvcache *c, const lpo_model *m) {
 
 void lpo_kvcache_free(lpo_kvcache *c) {
   if (!c) return;
-  if (c->wp) lpo_free(c->wp, c->wp_bytes, 0);
+  unpack(c);
   lpo_free(c->mem, c->bytes, 0);
   free(c);
 }

@@ -52,7 +52,7 @@ typedef struct lpo_backend {
   /* Attention of N new tokens over a KV cache: token n belongs to cache row row[n] and
    * sits at position pos[n]; it sees cache positions 0..pos[n] of its row. q rows start
    * at q + n*qstride; kcache is [rows, Hkv, D, Tc] (transposed), vcache [rows, Hkv, Tc, D],
-   * Tc a multiple of 16. out [N,Hq*D]; scratch: nslots x Tc floats. */
+   * Tc a multiple of 16. out [N,Hq*D]; scratch: nslots x (Hq/Hkv) x Tc floats. */
   void (*attention_cached)(float *out, const float *q, int qstride, const float *kcache,
                            const float *vcache, const int32_t *row, const int32_t *pos,
                            int N, int Hq, int Hkv, int D, int Tc, float *scratch, int nslots);

@@ -67,7 +67,7 @@ lpo_kvcache *lpo_kvcache_new(const lpo_model *m, int rows, int max_seq, int chun
     { "x", (void **)&c->x, n * C * f }, { "ln", (void **)&c->ln, n * C * f },
     { "qkv", (void **)&c->qkv, n * lpo_qkv(g) * f }, { "atty", (void **)&c->atty, n * lpo_qd(g) * f },
     { "gu", (void **)&c->gu, n * 2 * F * f }, { "h", (void **)&c->h, n * F * f }, { "rstd", (void **)&c->rstd, n * f },
-    { "att", (void **)&c->att, (size_t)c->slots * c->Tcap * f }, { "last", (void **)&c->last, R * C * f },
+    { "att", (void **)&c->att, (size_t)c->slots * (g->num_heads / g->num_kv_heads) * c->Tcap * f }, { "last", (void **)&c->last, R * C * f },
     { "lrstd", (void **)&c->lrstd, R * f }, { "logits", (void **)&c->logits, R * V * f },
     { "rope_cos", (void **)&c->rope_cos, (size_t)max_seq * half * f },
     { "rope_sin", (void **)&c->rope_sin, (size_t)max_seq * half * f },

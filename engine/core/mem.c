@@ -30,10 +30,11 @@ void *lpo_alloc(size_t bytes, int device) {
   size_t n = (bytes + 63) & ~(size_t)63;
   if (n == 0) n = 64;
   /* Big buffers (weights, activations, KV caches) on 2 MiB pages where the kernel offers
-   * them on request (transparent_hugepage = madvise): first-touching a fresh buffer page
-   * by 4 KiB page cost ~1 ms per 1-3 MiB here (page faults), which made every
-   * lpo_generate call's KV cache cost as much as decoding many tokens, and huge pages
-   * also spare the TLB when a step streams all weights. */
+   * them on request (transparent_hugepage = madvise): zeroing a fresh 12.8 MB buffer
+   * 4 KiB page by 4 KiB page cost 13-35 ms on our 2-core VM (page faults), 3-4 ms on
+   * 2 MiB pages; every lpo_generate call allocates its KV cache, and a short sampling run
+   * is only a few hundred ms. Huge pages also spare the TLB when a step streams all
+   * weights. */
   const size_t huge = (size_t)2 << 20;
   void *p;
   if (n >= 2 * huge) {

@@ -14,9 +14,9 @@
  * front to back), the last panel zero-padded past OC:
  *   wp[(p * IC + i) * 64 + j] = w[(64 p + j) * IC + i]        p < ceil(OC / 64)
  *
- * Batch invariance: out[n,o] = (((0 + x[n,0] w[o,0]) + x[n,1] w[o,1]) + ...) with one
- * fused multiply-add per term, in i order, whatever N is and whichever tile the row falls
- * in; then (+ out) (+ bias) as matmul_forward. So a sequence decodes to the same bits
+ * Batch invariance: out[n,o] = (((0 + x[n,0] w[o,0]) + x[n,1] w[o,1]) + ...), one
+ * multiply-add per term (fused where the CPU has FMA) in i order, whatever N is and
+ * whichever tile the row falls in; then (+ out) (+ bias) as matmul_forward. So a sequence decodes to the same bits
  * alone or among any number of others (the sampler's reproducibility contract).
  *
  * The copy must be re-made when the weights change: lpo_kvcache_pack takes a snapshot at
@@ -35,7 +35,7 @@ typedef struct pack_job { float *wp; const float *w; int IC, OC; } pack_job;
 /* Tasks are panels: each writes its own [IC][64] block, as 16 x 16 tiles through a
  * local buffer: every tile reads 16 runs of 16 contiguous floats and writes 16 such runs.
  * (Reading a whole panel column at once touches 64 rows IC floats apart, which at
- * IC = 256 or 768 all fall in a handful of L1 sets and miss every time: 10x slower.) */
+ * IC = 256 or 768 map to a handful of L1 sets and keep evicting each other.) */
 static void pack_task(void *ctx, int p0, int p1, int tid) {
   (void)tid;
   const pack_job *pj = ctx;

@@ -14,7 +14,7 @@
  * Threads start at the first parallel call that needs them (not at load time), so a
  * process that forks a sandbox server early is still single-threaded when it forks.
  *
- * Waking. A decode step is ~30 short regions (a matmul of a few hundred microseconds or
+ * Waking. A decode step is 20-40 short regions (a matmul of a few hundred microseconds or
  * less, a norm, the attention) with little serial work between them; waking a sleeping
  * worker through a condition variable costs several microseconds per region (a futex
  * round trip and a reschedule), comparable to the regions themselves. So a worker that

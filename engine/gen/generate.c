@@ -77,7 +77,8 @@ int lpo_generate(lpo_model *m, const lpo_tokenizer *tok, const int32_t *const *p
    * by default) cost more than a short sampling run itself. */
   int maxT = 1;
   for (int i = 0; i < P; i++) if (prompt_lens[i] > maxT) maxT = prompt_lens[i];
-  int cache_seq = maxT + cfg->max_new_tokens < max_seq ? maxT + cfg->max_new_tokens : max_seq;
+  int64_t need = (int64_t)maxT + cfg->max_new_tokens;
+  int cache_seq = need < max_seq ? (int)need : max_seq;
   lpo_kvcache *cache = lpo_kvcache_new(m, rows, cache_seq, 0);
   if (!cache) return -1;
   /* The decode layout of the weights as they are now: the snapshot lives only for this

@@ -20,9 +20,11 @@
  * round trip and a reschedule), comparable to the regions themselves. So a worker that
  * finishes a job first watches the job counter for a short while (SPIN_NS) and takes the
  * next job without sleeping; only then does it sleep on the condition variable. The
- * caller likewise watches for the workers' completion briefly before it sleeps. Spinning
- * is bounded, so an idle pool costs nothing, and it is plain loads (no pause
- * instruction, which a hypervisor may trap). */
+ * caller likewise watches for the workers' completion briefly before it sleeps. Watching
+ * is bounded, so an idle pool costs nothing; it is bursts of plain loads (no pause
+ * instruction, which a hypervisor may trap) with a sched_yield between bursts, so on a
+ * machine with more runnable threads than cores a watcher gives its core away instead
+ * of holding it from the thread it waits for. */
 #include "cpu/cpu.h"
 #include "lpo.h"
 #include <cblas.h>

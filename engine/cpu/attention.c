@@ -316,56 +316,117 @@ typedef struct cached_job {
 } cached_job;
 
 /* Decoding: each new token attends over its cache row up to its own position.
- * Tasks are (token, head) pairs; part tid uses scratch slot tid ([Tc]). Scores run over
- * the transposed keys 64 at a time (4 vectors), the weighted sum over value rows. */
-LPO_HOT static void cached_task(void *ctx, int t0, int t1, int tid) {
-  const cached_job *j = ctx;
+ * Tasks are (token, kv head) pairs: the query heads sharing a kv head (GQA) go through
+ * its keys and values two at a time, so each K and V vector loaded serves both; part tid
+ * uses scratch slot tid ([Hq/Hkv][Tc] scores).
+ * One token's work is two short reductions (scores over D, the weighted sum over the
+ * row's keys), so what limits it is the FMA latency of each accumulator chain, not the
+ * arithmetic: a pass keeps 8 or more chains in flight (a block of up to 4 vectors times
+ * 2 or 4 interleaved partial sums over the reduction index, added in a fixed order at
+ * the end). A head's result depends only on its own row, and not on whether it was
+ * paired: the partial sums are the same either way. */
+
+/* sc_h[k..k+16 nv) = scale * sum_d q_h[d] Kt[d][k..] for H (1 or 2) heads: nv (1..4)
+ * vectors of keys, 2 partial sums over d (d mod 2). */
+static inline __attribute__((always_inline)) void cached_scores(float *const sc[2], const float *const qh[2], int H,
+                                                                const float *Kt, int Tc, int D, int k, int nv, float scale) {
+  v16 a[2][2][4];
+  for (int h = 0; h < H; h++)
+    for (int p = 0; p < 2; p++)
+      for (int v = 0; v < 4; v++) a[h][p][v] = (v16){ 0 };
+  int d = 0;
+  for (; d + 2 <= D; d += 2)
+    for (int p = 0; p < 2; p++) {
+      const float *kt = Kt + (size_t)(d + p) * Tc + k;
+      v16 kv[4];
+      for (int v = 0; v < nv; v++) kv[v] = ld16(kt + 16 * v);
+      for (int h = 0; h < H; h++) {
+        float q = qh[h][d + p];
+        for (int v = 0; v < nv; v++) a[h][p][v] += q * kv[v];
+      }
+    }
+  if (d < D) {
+    const float *kt = Kt + (size_t)d * Tc + k;
+    for (int h = 0; h < H; h++)
+      for (int v = 0; v < nv; v++) a[h][0][v] += qh[h][d] * ld16(kt + 16 * v);
+  }
+  for (int h = 0; h < H; h++)
+    for (int v = 0; v < nv; v++) st16(sc[h] + k + 16 * v, (a[h][0][v] + a[h][1][v]) * scale);
+}
+
+/* o_h[c..c+16 nv) = sum_k p_h[k] V[k][c..] for H (1 or 2) heads: nv (1..4) vectors of
+ * channels, P partial sums over k (k mod P; P = 2 for nv > 2, else 4). */
+static inline __attribute__((always_inline)) void cached_values(float *const o[2], const float *const p[2], int H,
+                                                                const float *V, int D, int len, int c, int nv) {
+  v16 a[2][4][4];
+  for (int h = 0; h < H; h++)
+    for (int q = 0; q < 4; q++)
+      for (int v = 0; v < 4; v++) a[h][q][v] = (v16){ 0 };
+  const int ph = nv > 2 ? 2 : 4;
+  int k = 0;
+  for (; k + ph <= len; k += ph)
+    for (int q = 0; q < ph; q++) {
+      const float *vr = V + (size_t)(k + q) * D + c;
+      v16 vv[4];
+      for (int v = 0; v < nv; v++) vv[v] = ld16(vr + 16 * v);
+      for (int h = 0; h < H; h++) {
+        float w = p[h][k + q];
+        for (int v = 0; v < nv; v++) a[h][q][v] += w * vv[v];
+      }
+    }
+  for (int q = 0; k < len; k++, q++) {
+    const float *vr = V + (size_t)k * D + c;
+    for (int h = 0; h < H; h++)
+      for (int v = 0; v < nv; v++) a[h][q][v] += p[h][k] * ld16(vr + 16 * v);
+  }
+  for (int h = 0; h < H; h++)
+    for (int v = 0; v < nv; v++) st16(o[h] + c + 16 * v, (a[h][0][v] + a[h][1][v]) + (a[h][2][v] + a[h][3][v]));
+}
+
+/* Heads h0 .. h0+H-1 of token n (H = 1 or 2, a compile-time constant after inlining). */
+static inline __attribute__((always_inline)) void cached_heads(const cached_job *j, float *scr, int n, int h0, int H) {
   const int Hq = j->Hq, Hkv = j->Hkv, D = j->D, Tc = j->Tc, rep = Hq / Hkv, QD = Hq * D;
   const float scale = 1.0f / sqrtf((float)D);
-  float *sc = j->scratch + (size_t)tid * Tc;
-  for (int task = t0; task < t1; task++) {
-    int n = task / Hq, h = task % Hq;
-    size_t head = ((size_t)j->row[n] * Hkv + h / rep) * Tc * D;
-    const float *qh = j->q + (size_t)n * j->qstride + (size_t)h * D;
-    const float *Kt = j->kc + head, *V = j->vc + head;
-    float *o = j->out + (size_t)n * QD + (size_t)h * D;
-    int len = j->pos[n] + 1, k = 0, lenp = round16(len);
-    for (; k + 64 <= lenp; k += 64) {
-      v16 a0 = { 0 }, a1 = { 0 }, a2 = { 0 }, a3 = { 0 };
-      for (int d = 0; d < D; d++) {
-        const float *kt = Kt + (size_t)d * Tc + k;
-        float q = qh[d];
-        a0 += q * ld16(kt); a1 += q * ld16(kt + 16); a2 += q * ld16(kt + 32); a3 += q * ld16(kt + 48);
-      }
-      st16(sc + k, a0 * scale); st16(sc + k + 16, a1 * scale); st16(sc + k + 32, a2 * scale); st16(sc + k + 48, a3 * scale);
-    }
-    for (; k < lenp; k += 16) {
-      v16 a0 = { 0 };
-      for (int d = 0; d < D; d++) a0 += qh[d] * ld16(Kt + (size_t)d * Tc + k);
-      st16(sc + k, a0 * scale);
-    }
-    softmax_row(sc, len, len);
-    /* o = sum_k p_k V[k], accumulated in registers 64 channels at a time */
-    int c = 0;
-    for (; c + 64 <= D; c += 64) {
-      v16 a0 = { 0 }, a1 = { 0 }, a2 = { 0 }, a3 = { 0 };
-      for (k = 0; k < len; k++) {
-        const float *v = V + (size_t)k * D + c;
-        float p = sc[k];
-        a0 += p * ld16(v); a1 += p * ld16(v + 16); a2 += p * ld16(v + 32); a3 += p * ld16(v + 48);
-      }
-      st16(o + c, a0); st16(o + c + 16, a1); st16(o + c + 32, a2); st16(o + c + 48, a3);
-    }
-    for (; c + 16 <= D; c += 16) {
-      v16 a0 = { 0 };
-      for (k = 0; k < len; k++) a0 += sc[k] * ld16(V + (size_t)k * D + c);
-      st16(o + c, a0);
-    }
-    for (; c < D; c++) {
+  size_t head = ((size_t)j->row[n] * Hkv + h0 / rep) * Tc * D;
+  const float *Kt = j->kc + head, *V = j->vc + head;
+  float *sc[2] = { scr, scr + Tc };
+  const float *qh[2] = { j->q + (size_t)n * j->qstride + (size_t)h0 * D, NULL };
+  float *o[2] = { j->out + (size_t)n * QD + (size_t)h0 * D, NULL };
+  if (H == 2) { qh[1] = qh[0] + D; o[1] = o[0] + D; }
+  int len = j->pos[n] + 1, k = 0, nk = round16(len) / 16;
+  for (; k + 4 <= nk; k += 4) cached_scores(sc, qh, H, Kt, Tc, D, 16 * k, 4, scale);
+  switch (nk - k) {
+    case 3: cached_scores(sc, qh, H, Kt, Tc, D, 16 * k, 3, scale); break;
+    case 2: cached_scores(sc, qh, H, Kt, Tc, D, 16 * k, 2, scale); break;
+    case 1: cached_scores(sc, qh, H, Kt, Tc, D, 16 * k, 1, scale); break;
+    default: break;
+  }
+  for (int h = 0; h < H; h++) softmax_row(sc[h], len, len);
+  const float *pr[2] = { sc[0], sc[1] };
+  int c = 0;
+  for (; c + 64 <= D; c += 64) cached_values(o, pr, H, V, D, len, c, 4);
+  switch ((D - c) / 16) {
+    case 3: cached_values(o, pr, H, V, D, len, c, 3); break;
+    case 2: cached_values(o, pr, H, V, D, len, c, 2); break;
+    case 1: cached_values(o, pr, H, V, D, len, c, 1); break;
+    default: break;
+  }
+  for (c += (D - c) / 16 * 16; c < D; c++)
+    for (int h = 0; h < H; h++) {
       float a = 0.0f;
-      for (k = 0; k < len; k++) a += sc[k] * V[(size_t)k * D + c];
-      o[c] = a;
+      for (k = 0; k < len; k++) a += sc[h][k] * V[(size_t)k * D + c];
+      o[h][c] = a;
     }
+}
+
+LPO_HOT static void cached_task(void *ctx, int t0, int t1, int tid) {
+  const cached_job *j = ctx;
+  const int Hkv = j->Hkv, rep = j->Hq / Hkv;
+  float *scr = j->scratch + (size_t)tid * rep * j->Tc;
+  for (int task = t0; task < t1; task++) {
+    int n = task / Hkv, g = task % Hkv, r = 0;
+    for (; r + 2 <= rep; r += 2) cached_heads(j, scr, n, g * rep + r, 2);
+    if (r < rep) cached_heads(j, scr, n, g * rep + r, 1);
   }
 }
 
@@ -373,7 +434,7 @@ void lpo_cpu_attention_cached(float *out, const float *q, int qstride, const flo
                               const float *vcache, const int32_t *row, const int32_t *pos,
                               int N, int Hq, int Hkv, int D, int Tc, float *scratch, int nslots) {
   cached_job j = { out, scratch, q, kcache, vcache, row, pos, qstride, Hq, Hkv, D, Tc };
-  lpo_cpu_parallel(cached_task, &j, N * Hq, nslots);
+  lpo_cpu_parallel(cached_task, &j, N * Hkv, nslots);
 }
 
 void lpo_cpu_kv_store(float *kcache, float *vcache, const float *qkv, const int32_t *row,

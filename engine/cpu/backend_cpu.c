@@ -54,6 +54,9 @@ static const lpo_backend cpu_fast = {
   .copy = copy,
   .gather_rows = lpo_cpu_gather_rows,
   .scatter_add_rows = lpo_cpu_scatter_add_rows,
+  .matmul_packed_size = lpo_cpu_matmul_packed_size,
+  .matmul_pack = lpo_cpu_matmul_pack,
+  .matmul_decode = lpo_cpu_matmul_decode,
 };
 
 static const lpo_backend cpu_ref = {
@@ -81,6 +84,9 @@ static const lpo_backend cpu_ref = {
   .copy = copy,
   .gather_rows = lpo_cpu_gather_rows,
   .scatter_add_rows = lpo_cpu_scatter_add_rows,
+  .matmul_packed_size = lpo_cpu_matmul_packed_size,
+  .matmul_pack = lpo_cpu_matmul_pack,
+  .matmul_decode = lpo_cpu_matmul_decode_ref,
 };
 
 const lpo_backend *lpo_backend_cpu(void) { return &cpu_fast; }

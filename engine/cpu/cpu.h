@@ -80,6 +80,10 @@ static inline float lpo_max_row(const float *x, int n) {
  * range of part tid (0 = the caller); at most max_parts parts (0: no limit besides the
  * thread count). Calls from inside a task run serially. */
 typedef void (*lpo_task_fn)(void *ctx, int t0, int t1, int tid);
+/* max_parts for an elementwise pass over `elems` floats: 1 (the calling thread alone)
+ * when it is small. A fork-join costs a few microseconds; a norm or a rotation of a
+ * decode step's few rows costs less than one, and a step has ~10 of them per layer. */
+static inline int lpo_cpu_parts_for(size_t elems) { return elems < ((size_t)1 << 15) ? 1 : 0; }
 void lpo_cpu_parallel(lpo_task_fn fn, void *ctx, int ntasks, int max_parts);
 int lpo_cpu_threads(void);
 
@@ -92,6 +96,14 @@ void lpo_cpu_matmul_forward_ref(float *out, const float *inp, const float *w, co
                                 int N, int IC, int OC, int accumulate);
 void lpo_cpu_matmul_backward_ref(float *dinp, float *dw, float *dbias, const float *dout,
                                  const float *inp, const float *w, int N, int IC, int OC);
+/* matmul_decode.c: the decode step's matmul from weights packed in 64-wide panels of
+ * w^T (lpo_cpu_matmul_pack); the reference reads the same packed copy. */
+size_t lpo_cpu_matmul_packed_size(int IC, int OC);
+void lpo_cpu_matmul_pack(float *wp, const float *w, int IC, int OC);
+void lpo_cpu_matmul_decode(float *out, const float *inp, const float *wp, const float *bias,
+                           int N, int IC, int OC, int accumulate);
+void lpo_cpu_matmul_decode_ref(float *out, const float *inp, const float *wp, const float *bias,
+                               int N, int IC, int OC, int accumulate);
 /* C = alpha op(A) op(B) + beta C, row-major, through BLAS (single-threaded: call it inside
  * a task); lpo_cpu_sgemm_par splits C's rows or columns over the pool. */
 void lpo_cpu_sgemm_par(int transA, int transB, int M, int N, int K, float alpha, const float *A,

@@ -41,7 +41,7 @@ static int max_row(const int32_t *idx, int M) {
 
 void lpo_cpu_embedding_forward(float *out, const int32_t *tokens, const float *wte, int N, int C) {
   emb_job j = { out, wte, tokens, N, C, 0 };
-  lpo_cpu_parallel(gather_task, &j, N, 0);
+  lpo_cpu_parallel(gather_task, &j, N, lpo_cpu_parts_for((size_t)N * C));
 }
 
 void lpo_cpu_embedding_backward(float *dwte, const float *dout, const int32_t *tokens, int N,
@@ -52,7 +52,7 @@ void lpo_cpu_embedding_backward(float *dwte, const float *dout, const int32_t *t
 
 void lpo_cpu_gather_rows(float *dst, const float *src, const int32_t *idx, int M, int C) {
   emb_job j = { dst, src, idx, M, C, 0 };
-  lpo_cpu_parallel(gather_task, &j, M, 0);
+  lpo_cpu_parallel(gather_task, &j, M, lpo_cpu_parts_for((size_t)M * C));
 }
 
 void lpo_cpu_scatter_add_rows(float *dst, const float *src, const int32_t *idx, int M, int C) {

@@ -153,7 +153,7 @@ void lpo_cpu_matmul_forward(float *out, const float *inp, const float *w, const 
   }
   if (bias) {
     bias_job j = { out, bias, NULL, N, OC };
-    lpo_cpu_parallel(add_bias_task, &j, N, 0);
+    lpo_cpu_parallel(add_bias_task, &j, N, lpo_cpu_parts_for((size_t)N * OC));
   }
 }
 

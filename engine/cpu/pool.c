@@ -12,29 +12,48 @@
  * So a fixed thread count gives the same bits run after run.
  *
  * Threads start at the first parallel call that needs them (not at load time), so a
- * process that forks a sandbox server early is still single-threaded when it forks. */
+ * process that forks a sandbox server early is still single-threaded when it forks.
+ *
+ * Waking. A decode step is 20-40 short regions (a matmul of a few hundred microseconds or
+ * less, a norm, the attention) with little serial work between them; waking a sleeping
+ * worker through a condition variable costs several microseconds per region (a futex
+ * round trip and a reschedule), comparable to the regions themselves. So a worker that
+ * finishes a job first watches the job counter for a short while (SPIN_NS) and takes the
+ * next job without sleeping; only then does it sleep on the condition variable. The
+ * caller likewise watches for the workers' completion briefly before it sleeps. Watching
+ * is bounded, so an idle pool costs nothing; it is bursts of plain loads (no pause
+ * instruction, which a hypervisor may trap) with a sched_yield between bursts, so on a
+ * machine with more runnable threads than cores a watcher gives its core away instead
+ * of holding it from the thread it waits for. */
 #include "cpu/cpu.h"
 #include "lpo.h"
 #include <cblas.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 enum { MAX_THREADS = 64 };
+#define SPIN_NS 50000   /* how long a waiter watches before sleeping */
 
 static struct {
-  pthread_mutex_t mu;            /* guards everything below */
+  pthread_mutex_t mu;            /* guards the sleeping side: start/done waits, sleepers */
   pthread_cond_t start, done;
   pthread_mutex_t region;        /* one parallel region at a time (callers from several threads) */
   int want;                      /* configured thread count, 0 = not yet decided */
   int started;                   /* workers running (want - 1 of them once started) */
-  unsigned gen;                  /* job generation: workers run once per increment */
-  int pending;                   /* workers still busy with the current job */
+  int sleepers;                  /* workers waiting on `start` */
+  atomic_uint gen;               /* job generation: workers run once per increment; the
+                                    job fields below are written before it (release) */
+  atomic_int pending;            /* workers still busy with the current job */
   int nparts;                    /* ranges of the current job */
   lpo_task_fn fn;
   void *ctx;
   int ntasks;
   pthread_t th[MAX_THREADS];
+  unsigned seen0[MAX_THREADS];   /* gen when worker i was created: jobs before are not its */
 } P = { .mu = PTHREAD_MUTEX_INITIALIZER, .start = PTHREAD_COND_INITIALIZER,
         .done = PTHREAD_COND_INITIALIZER, .region = PTHREAD_MUTEX_INITIALIZER };
 
@@ -45,21 +64,51 @@ static void run_part(lpo_task_fn fn, void *ctx, int ntasks, int nparts, int i) {
   if (t1 > t0) fn(ctx, t0, t1, i);
 }
 
+static int64_t now_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/* Watches the job counter until it differs from seen or SPIN_NS pass; returns it.
+ * Between bursts of loads it yields the core: on a quiet machine sched_yield returns at
+ * once (a microsecond), on a busy one it lets the caller's thread (or anyone) run
+ * instead of the watcher burning a share of the CPU they need. */
+static unsigned spin_gen(unsigned seen) {
+  int64_t t0 = now_ns();
+  for (;;) {
+    for (int i = 0; i < 64; i++) {
+      unsigned g = atomic_load_explicit(&P.gen, memory_order_acquire);
+      if (g != seen) return g;
+    }
+    if (now_ns() - t0 > SPIN_NS) return seen;
+    sched_yield();
+  }
+}
+
 static void *worker(void *arg) {
   int id = (int)(intptr_t)arg;
-  unsigned seen = 0;
+  unsigned seen = P.seen0[id];   /* written before pthread_create */
   in_region = 1;
-  pthread_mutex_lock(&P.mu);
   for (;;) {
-    while (P.gen == seen) pthread_cond_wait(&P.start, &P.mu);
-    seen = P.gen;
+    unsigned g = spin_gen(seen);
+    if (g == seen) {
+      pthread_mutex_lock(&P.mu);
+      P.sleepers++;
+      while ((g = atomic_load_explicit(&P.gen, memory_order_acquire)) == seen) pthread_cond_wait(&P.start, &P.mu);
+      P.sleepers--;
+      pthread_mutex_unlock(&P.mu);
+    }
+    seen = g;
     lpo_task_fn fn = P.fn;
     void *ctx = P.ctx;
     int ntasks = P.ntasks, nparts = P.nparts;
-    pthread_mutex_unlock(&P.mu);
     if (id < nparts) run_part(fn, ctx, ntasks, nparts, id);
-    pthread_mutex_lock(&P.mu);
-    if (--P.pending == 0) pthread_cond_signal(&P.done);
+    if (atomic_fetch_sub_explicit(&P.pending, 1, memory_order_acq_rel) == 1) {
+      pthread_mutex_lock(&P.mu);      /* the caller checks pending under mu before sleeping */
+      pthread_cond_signal(&P.done);
+      pthread_mutex_unlock(&P.mu);
+    }
   }
   return NULL;
 }
@@ -72,7 +121,8 @@ static void after_fork_child(void) {
   pthread_cond_init(&P.start, NULL);
   pthread_cond_init(&P.done, NULL);
   P.started = 0;
-  P.pending = 0;
+  P.sleepers = 0;
+  atomic_store(&P.pending, 0);
 }
 
 static int default_threads(void) {
@@ -121,6 +171,7 @@ void lpo_cpu_parallel(lpo_task_fn fn, void *ctx, int ntasks, int max_parts) {
   if (P.started < n - 1) {
     while (P.started < n - 1) {
       int id = P.started + 1;
+      P.seen0[id] = atomic_load(&P.gen);
       if (pthread_create(&P.th[id], NULL, worker, (void *)(intptr_t)id) != 0) break;
       pthread_detach(P.th[id]);
       P.started++;
@@ -128,15 +179,22 @@ void lpo_cpu_parallel(lpo_task_fn fn, void *ctx, int ntasks, int max_parts) {
     if (n > P.started + 1) n = P.started + 1;
   }
   P.fn = fn; P.ctx = ctx; P.ntasks = ntasks; P.nparts = n;
-  P.pending = P.started;
-  P.gen++;
-  pthread_cond_broadcast(&P.start);
+  atomic_store_explicit(&P.pending, P.started, memory_order_relaxed);
+  atomic_fetch_add_explicit(&P.gen, 1, memory_order_release);   /* publishes the job */
+  if (P.sleepers) pthread_cond_broadcast(&P.start);
   pthread_mutex_unlock(&P.mu);
   in_region = 1;
   run_part(fn, ctx, ntasks, n, 0);
   in_region = 0;
-  pthread_mutex_lock(&P.mu);
-  while (P.pending > 0) pthread_cond_wait(&P.done, &P.mu);
-  pthread_mutex_unlock(&P.mu);
+  int64_t t0 = now_ns();
+  while (atomic_load_explicit(&P.pending, memory_order_acquire) > 0 && now_ns() - t0 < SPIN_NS) {
+    for (int i = 0; i < 64 && atomic_load_explicit(&P.pending, memory_order_acquire) > 0; i++) {}
+    if (atomic_load_explicit(&P.pending, memory_order_acquire) > 0) sched_yield();
+  }
+  if (atomic_load_explicit(&P.pending, memory_order_acquire) > 0) {
+    pthread_mutex_lock(&P.mu);
+    while (atomic_load_explicit(&P.pending, memory_order_acquire) > 0) pthread_cond_wait(&P.done, &P.mu);
+    pthread_mutex_unlock(&P.mu);
+  }
   pthread_mutex_unlock(&P.region);
 }

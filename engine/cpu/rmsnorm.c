@@ -74,7 +74,7 @@ LPO_HOT static void dw_task(void *ctx, int t0, int t1, int tid) {
 void lpo_cpu_rmsnorm_forward(float *out, float *rstd, const float *inp, const float *w,
                              int N, int C, float eps) {
   rms_job j = { .out = out, .rstd = rstd, .inp = inp, .w = w, .N = N, .C = C, .eps = eps };
-  lpo_cpu_parallel(forward_task, &j, N, 0);
+  lpo_cpu_parallel(forward_task, &j, N, lpo_cpu_parts_for((size_t)N * C));
 }
 
 void lpo_cpu_rmsnorm_backward(float *dinp, float *dw, const float *dout, const float *inp,

@@ -29,7 +29,7 @@ LPO_HOT static void rotate_task(void *ctx, int n0, int n1, int tid) {
 void lpo_cpu_rope_forward(float *x, const int32_t *pos, const float *cos, const float *sin,
                           int N, int H, int D, int stride) {
   rope_job j = { x, pos, cos, sin, H, D, stride, 1.0f };
-  lpo_cpu_parallel(rotate_task, &j, N, 0);
+  lpo_cpu_parallel(rotate_task, &j, N, lpo_cpu_parts_for((size_t)N * H * D));
 }
 
 void lpo_cpu_rope_backward(float *dx, const int32_t *pos, const float *cos, const float *sin,

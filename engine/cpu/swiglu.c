@@ -39,7 +39,7 @@ LPO_HOT static void backward_task(void *ctx, int n0, int n1, int tid) {
 
 void lpo_cpu_swiglu_forward(float *h, const float *gu, int N, int F) {
   swiglu_job j = { .h = h, .gu = gu, .F = F };
-  lpo_cpu_parallel(forward_task, &j, N, 0);
+  lpo_cpu_parallel(forward_task, &j, N, lpo_cpu_parts_for((size_t)N * F));
 }
 
 void lpo_cpu_swiglu_backward(float *dgu, const float *dh, const float *gu, int N, int F) {

@@ -71,11 +71,20 @@ int lpo_generate(lpo_model *m, const lpo_tokenizer *tok, const int32_t *const *p
   if (slots > P && P > 0) slots = P;
   if (slots < 1) slots = 1;
   const int rows = slots * n;
-  lpo_kvcache *cache = lpo_kvcache_new(m, rows, max_seq, 0);
-  if (!cache) return -1;
-  /* One allocation for the step buffers (freed together below). */
+  /* A row never holds more than its prompt and max_new_tokens - 1 generated tokens (the
+   * last one is emitted, not decoded), so the cache needs no more positions than that:
+   * the cache is allocated (and zeroed) at every call, and sizing it for max_seq (1024
+   * by default) cost more than a short sampling run itself. */
   int maxT = 1;
   for (int i = 0; i < P; i++) if (prompt_lens[i] > maxT) maxT = prompt_lens[i];
+  int64_t need = (int64_t)maxT + cfg->max_new_tokens;
+  int cache_seq = need < max_seq ? (int)need : max_seq;
+  lpo_kvcache *cache = lpo_kvcache_new(m, rows, cache_seq, 0);
+  if (!cache) return -1;
+  /* The decode layout of the weights as they are now: the snapshot lives only for this
+   * call, so weights updated between calls (training rounds) are always seen. */
+  if (lpo_kvcache_pack(cache, m) != 0) { lpo_kvcache_free(cache); return -1; }
+  /* One allocation for the step buffers (freed together below). */
   size_t bytes = (size_t)rows * V * sizeof(float)            /* logits [rows,V] */
                + (size_t)rows * maxT * sizeof(int32_t)       /* prefill tokens [rows,maxT] */
                + (size_t)rows * sizeof(int32_t) * 2          /* prefill lens, next tokens */

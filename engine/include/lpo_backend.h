@@ -52,7 +52,7 @@ typedef struct lpo_backend {
   /* Attention of N new tokens over a KV cache: token n belongs to cache row row[n] and
    * sits at position pos[n]; it sees cache positions 0..pos[n] of its row. q rows start
    * at q + n*qstride; kcache is [rows, Hkv, D, Tc] (transposed), vcache [rows, Hkv, Tc, D],
-   * Tc a multiple of 16. out [N,Hq*D]; scratch: nslots x Tc floats. */
+   * Tc a multiple of 16. out [N,Hq*D]; scratch: nslots x (Hq/Hkv) x Tc floats. */
   void (*attention_cached)(float *out, const float *q, int qstride, const float *kcache,
                            const float *vcache, const int32_t *row, const int32_t *pos,
                            int N, int Hq, int Hkv, int D, int Tc, float *scratch, int nslots);
@@ -82,6 +82,14 @@ typedef struct lpo_backend {
   /* dst[m,:] = src[idx[m],:]  /  dst[idx[m],:] += src[m,:]. */
   void (*gather_rows)(float *dst, const float *src, const int32_t *idx, int M, int C);
   void (*scatter_add_rows)(float *dst, const float *src, const int32_t *idx, int M, int C);
+  /* Decoding's linear layer from a packed copy of w (optional: NULL = decode steps use
+   * matmul_forward). matmul_pack writes w [OC,IC] into wp (matmul_packed_size(IC, OC)
+   * floats) in the backend's decode layout; matmul_decode then computes what
+   * matmul_forward computes, and row n's bits do not depend on N or on the other rows. */
+  size_t (*matmul_packed_size)(int IC, int OC);
+  void (*matmul_pack)(float *wp, const float *w, int IC, int OC);
+  void (*matmul_decode)(float *out, const float *inp, const float *wp, const float *bias,
+                        int N, int IC, int OC, int accumulate);
 } lpo_backend;
 
 /* The CPU backend: OpenBLAS sgemm and vectorised loops. */

@@ -149,5 +149,14 @@ int lpo_model_prefill(lpo_model *m, lpo_kvcache *c, const int32_t *tokens, const
 /* One token per active row (active NULL: all rows): appends tokens[b], logits [rows,V]. */
 int lpo_model_decode(lpo_model *m, lpo_kvcache *c, const int32_t *tokens,
                      const uint8_t *active, float *logits);
+/* Takes a snapshot of m's matmul weights in the backend's decode layout (a transposed
+ * copy: as many bytes as the matmul weights) into the cache; lpo_model_decode with m then
+ * reads the snapshot: faster, and each row's logits come out bit for bit the same
+ * whatever the other rows of the step. A SNAPSHOT: weights changed afterwards (an
+ * optimizer step, a load) are not seen until the next pack, so pack right before a
+ * sampling run (lpo_generate packs its own cache at its start). m NULL drops the copy.
+ * The snapshot's memory may be lent by m: unpack or free a packed cache before m.
+ * A no-op returning 0 on a backend without a decode layout. */
+int lpo_kvcache_pack(lpo_kvcache *c, lpo_model *m);
 /* LPO_CDEF_END */
 #endif

@@ -12,7 +12,7 @@ typedef struct lpo_sample_config {
   float top_p;        /* 1 = off; keeps the smallest prefix of sorted probs with mass >= top_p */
 } lpo_sample_config;
 /* Returns the chosen token; writes its log-probability under the model's distribution
- * (log_softmax of the raw logits) to *logp. `scratch` holds 2*V floats + V int32 (use
+ * (log_softmax of the raw logits) to *logp. `scratch` holds 5*V 32-bit words (use
  * lpo_sample_scratch_bytes). Returns -1 + error on bad arguments. */
 int32_t lpo_sample_next(const float *logits, int32_t V, const lpo_sample_config *cfg,
                         uint64_t key, uint64_t position, void *scratch, float *logp);

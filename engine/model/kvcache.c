@@ -14,6 +14,7 @@
  * rows x chunk tokens lives in the cache's one allocation with K and V: nothing is
  * allocated per step. */
 #include "model/model.h"
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,6 +31,14 @@ struct lpo_kvcache {
   float *rope_cos, *rope_sin;      /* [Tc, D/2] */
   int32_t *tok, *row, *pos, *lastrow, *lastidx; /* [nmax] x3, [rows] x2 */
   int rope_key;
+  /* lpo_kvcache_pack's snapshot of the matmul weights (its own allocation: it lives from
+   * a pack to the next pack or free, not with the cache), NULL when not packed. */
+  const lpo_model *packed_for;
+  lpo_model *lender;               /* whose pack_mem wp is (NULL: wp is the cache's own) */
+  float *wp;
+  size_t wp_bytes;
+  float *wp_qkv, *wp_o, *wp_gu, *wp_d, *wp_lm;   /* per-layer strides: packed_size of each */
+  size_t sz_qkv, sz_o, sz_gu, sz_d;
   void *mem;
   size_t bytes;
   int64_t kv_bytes;
@@ -58,7 +67,7 @@ lpo_kvcache *lpo_kvcache_new(const lpo_model *m, int rows, int max_seq, int chun
     { "x", (void **)&c->x, n * C * f }, { "ln", (void **)&c->ln, n * C * f },
     { "qkv", (void **)&c->qkv, n * lpo_qkv(g) * f }, { "atty", (void **)&c->atty, n * lpo_qd(g) * f },
     { "gu", (void **)&c->gu, n * 2 * F * f }, { "h", (void **)&c->h, n * F * f }, { "rstd", (void **)&c->rstd, n * f },
-    { "att", (void **)&c->att, (size_t)c->slots * c->Tcap * f }, { "last", (void **)&c->last, R * C * f },
+    { "att", (void **)&c->att, (size_t)c->slots * (g->num_heads / g->num_kv_heads) * c->Tcap * f }, { "last", (void **)&c->last, R * C * f },
     { "lrstd", (void **)&c->lrstd, R * f }, { "logits", (void **)&c->logits, R * V * f },
     { "rope_cos", (void **)&c->rope_cos, (size_t)max_seq * half * f },
     { "rope_sin", (void **)&c->rope_sin, (size_t)max_seq * half * f },
@@ -71,8 +80,57 @@ lpo_kvcache *lpo_kvcache_new(const lpo_model *m, int rows, int max_seq, int chun
   return c;
 }
 
+/* Gives the snapshot's memory back (to its lender, or to the allocator). */
+static void unpack(lpo_kvcache *c) {
+  if (c->lender) atomic_store(&c->lender->pack_lent, 0);
+  else if (c->wp) lpo_free(c->wp, c->wp_bytes, 0);
+  c->wp = NULL; c->wp_bytes = 0; c->packed_for = NULL; c->lender = NULL;
+}
+
+/* n floats for a snapshot of m: m's own buffer when no other cache holds it. */
+static float *pack_memory(lpo_kvcache *c, lpo_model *m, size_t n) {
+  int idle = 0;
+  if (atomic_compare_exchange_strong(&m->pack_lent, &idle, 1)) {   /* ours until unpack */
+    if (!m->pack_mem) {
+      m->pack_mem = lpo_alloc(n * sizeof(float), 0);
+      m->pack_bytes = m->pack_mem ? n * sizeof(float) : 0;
+    }
+    if (m->pack_mem && m->pack_bytes == n * sizeof(float)) { c->lender = m; return m->pack_mem; }
+    atomic_store(&m->pack_lent, 0);
+  }
+  return lpo_alloc(n * sizeof(float), 0);
+}
+
+int lpo_kvcache_pack(lpo_kvcache *c, lpo_model *m) {
+  unpack(c);
+  if (!m || !m->be->matmul_decode || !m->be->matmul_pack || !m->be->matmul_packed_size || m->be->device != 0) return 0;
+  if (memcmp(&m->cfg, &c->cfg, sizeof c->cfg)) return lpo_set_error("kvcache: made for a model with a different config");
+  const lpo_backend *be = m->be;
+  const lpo_model_config *g = &m->cfg;
+  const int C = g->hidden_size, F = g->intermediate_size, QD = lpo_qd(g), QKV = lpo_qkv(g), V = g->vocab_size;
+  c->sz_qkv = be->matmul_packed_size(C, QKV); c->sz_o = be->matmul_packed_size(QD, C);
+  c->sz_gu = be->matmul_packed_size(C, 2 * F); c->sz_d = be->matmul_packed_size(F, C);
+  size_t L = (size_t)g->num_layers, per = c->sz_qkv + c->sz_o + c->sz_gu + c->sz_d;
+  size_t total = L * per + be->matmul_packed_size(C, V);
+  float *wp = pack_memory(c, m, total);
+  if (!wp) return lpo_set_error("kvcache: out of memory for the packed decode weights (%zu MiB)", total * sizeof(float) >> 20);
+  c->wp = wp; c->wp_bytes = total * sizeof(float);
+  c->wp_qkv = wp; c->wp_o = c->wp_qkv + L * c->sz_qkv; c->wp_gu = c->wp_o + L * c->sz_o;
+  c->wp_d = c->wp_gu + L * c->sz_gu; c->wp_lm = c->wp_d + L * c->sz_d;
+  for (size_t l = 0; l < L; l++) {
+    be->matmul_pack(c->wp_qkv + l * c->sz_qkv, m->p.wqkv + l * QKV * C, C, QKV);
+    be->matmul_pack(c->wp_o + l * c->sz_o, m->p.wo + l * C * QD, QD, C);
+    be->matmul_pack(c->wp_gu + l * c->sz_gu, m->p.wgu + l * 2 * F * C, C, 2 * F);
+    be->matmul_pack(c->wp_d + l * c->sz_d, m->p.wd + l * C * F, F, C);
+  }
+  be->matmul_pack(c->wp_lm, m->p.wlm, C, V);
+  c->packed_for = m;
+  return 0;
+}
+
 void lpo_kvcache_free(lpo_kvcache *c) {
   if (!c) return;
+  unpack(c);
   lpo_free(c->mem, c->bytes, 0);
   free(c);
 }
@@ -111,9 +169,16 @@ int lpo_kvcache_copy_row(lpo_kvcache *c, int dst, int src) {
   return 0;
 }
 
+/* The step's linear layers: from the packed snapshot on decode steps when the cache holds
+ * one for this model (every row of a decode step then gets the same bits whatever N is),
+ * else matmul_forward (sgemm for the many rows of a prefill). */
+#define LINEAR(out, inp, w, wpk, bias, IC, OC, acc) \
+  (pk ? be->matmul_decode(out, inp, wpk, bias, n, IC, OC, acc) : be->matmul_forward(out, inp, w, bias, n, IC, OC, acc))
+
 /* Runs c->tok/row/pos [n] through the model, storing k/v; leaves the final residual of
  * every token in c->x. */
-static void extend(lpo_model *m, lpo_kvcache *c, int n) {
+static void extend(lpo_model *m, lpo_kvcache *c, int n, int decode) {
+  const int pk = decode && c->wp && c->packed_for == m;
   const lpo_backend *be = m->be;
   const lpo_model_config *g = &m->cfg;
   const int C = g->hidden_size, F = g->intermediate_size, Hq = g->num_heads, Hkv = g->num_kv_heads;
@@ -133,25 +198,29 @@ static void extend(lpo_model *m, lpo_kvcache *c, int n) {
     const float *bo = m->p.bo ? m->p.bo + (size_t)l * C : NULL;
     float *K = c->k + l * layer_kv, *Vc = c->v + l * layer_kv;
     be->rmsnorm_forward(c->ln, c->rstd, c->x, m->p.ln1 + (size_t)l * C, n, C, eps);
-    be->matmul_forward(c->qkv, c->ln, m->p.wqkv + (size_t)l * QKV * C, bqkv, n, C, QKV, 0);
+    LINEAR(c->qkv, c->ln, m->p.wqkv + (size_t)l * QKV * C, c->wp_qkv + l * c->sz_qkv, bqkv, C, QKV, 0);
     be->rope_forward(c->qkv, c->pos, c->rope_cos, c->rope_sin, n, Hq + Hkv, D, QKV);   /* q and k heads */
     be->kv_store(K, Vc, c->qkv, c->row, c->pos, n, Hq, Hkv, D, c->Tcap);
     be->attention_cached(c->atty, c->qkv, QKV, K, Vc, c->row, c->pos, n, Hq, Hkv, D, c->Tcap, c->att, c->slots);
-    be->matmul_forward(c->x, c->atty, m->p.wo + (size_t)l * C * QD, bo, n, QD, C, 1);
+    LINEAR(c->x, c->atty, m->p.wo + (size_t)l * C * QD, c->wp_o + l * c->sz_o, bo, QD, C, 1);
     be->rmsnorm_forward(c->ln, c->rstd, c->x, m->p.ln2 + (size_t)l * C, n, C, eps);
-    be->matmul_forward(c->gu, c->ln, m->p.wgu + (size_t)l * 2 * F * C, NULL, n, C, 2 * F, 0);
+    LINEAR(c->gu, c->ln, m->p.wgu + (size_t)l * 2 * F * C, c->wp_gu + l * c->sz_gu, NULL, C, 2 * F, 0);
     be->swiglu_forward(c->h, c->gu, n, F);
-    be->matmul_forward(c->x, c->h, m->p.wd + (size_t)l * C * F, NULL, n, F, C, 1);
+    LINEAR(c->x, c->h, m->p.wd + (size_t)l * C * F, c->wp_d + l * c->sz_d, NULL, F, C, 1);
   }
 }
 
-/* Logits of the k tokens c->lastidx[0..k) (indices into the step) for rows c->lastrow. */
+/* Logits of the k tokens c->lastidx[0..k) (indices into the step) for rows c->lastrow.
+ * (The packed head serves prefill too: its k rows are few, and each row's logits then
+ * do not depend on how many prompts were filled together.) */
 static void emit_logits(lpo_model *m, lpo_kvcache *c, int k, float *logits) {
   if (!k) return;
+  const lpo_backend *be = m->be;
+  const int pk = c->wp && c->packed_for == m, n = k;
   const int C = m->cfg.hidden_size, V = m->cfg.vocab_size;
   m->be->gather_rows(c->last, c->x, c->lastidx, k, C);
   m->be->rmsnorm_forward(c->ln, c->lrstd, c->last, m->p.lnf, k, C, (float)m->cfg.rms_norm_eps);
-  m->be->matmul_forward(c->logits, c->ln, m->p.wlm, NULL, k, C, V, 0);
+  LINEAR(c->logits, c->ln, m->p.wlm, c->wp_lm, NULL, C, V, 0);
   for (int j = 0; j < k; j++)
     memcpy(logits + (size_t)c->lastrow[j] * V, c->logits + (size_t)j * V, (size_t)V * sizeof(float));
 }
@@ -188,7 +257,7 @@ int lpo_model_prefill(lpo_model *m, lpo_kvcache *c, const int32_t *tokens, const
         n++;
       }
     }
-    extend(m, c, n);
+    extend(m, c, n, 0);
     emit_logits(m, c, k, logits);
   }
   for (int b = 0; b < c->rows; b++) c->len[b] += lens ? lens[b] : T;
@@ -208,7 +277,7 @@ int lpo_model_decode(lpo_model *m, lpo_kvcache *c, const int32_t *tokens, const 
     n++;
   }
   if (!n) return 0;
-  extend(m, c, n);
+  extend(m, c, n, 1);
   emit_logits(m, c, n, logits);
   for (int i = 0; i < n; i++) c->len[c->row[i]]++;
   return 0;

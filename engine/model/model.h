@@ -92,6 +92,14 @@ struct lpo_model {
   int rope_len;                  /* sequence length the rope tables were built for */
   /* the last forward */
   int fB, fT, fM, kept, fresh;
+  /* Memory lpo_kvcache_pack lends a cache for its snapshot of the decode weights (one
+   * cache at a time; others allocate their own). Kept for the model's lifetime so that
+   * each sampling run re-packs into memory already mapped and warm in cache: a fresh
+   * buffer per run cost 3-4x the packing itself in page faults and cold writes. Only
+   * the memory is reused: every pack rewrites all of it from the current weights. */
+  float *pack_mem;
+  size_t pack_bytes;
+  _Atomic int pack_lent;
 };
 
 /* Derived sizes. */

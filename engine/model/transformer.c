@@ -104,6 +104,7 @@ void lpo_model_free(lpo_model *m) {
   lpo_free(m->params_mem, (size_t)m->nparams * sizeof(float), 0);
   lpo_free(m->grads_mem, (size_t)m->nparams * sizeof(float), 0);
   lpo_free(m->acts_mem, m->acts_bytes, 0);
+  lpo_free(m->pack_mem, m->pack_bytes, 0);
   free(m->tensors);
   free(m->names);
   free(m->config_json);

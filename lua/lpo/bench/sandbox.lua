@@ -13,13 +13,7 @@ local sandbox = require "lpo.sandbox"
 local bench = require "lpo.cli.bench"
 local ffi = require "ffi"
 
-pcall(ffi.cdef, "int clock_gettime(int clk, struct timespec *ts);")
-pcall(ffi.cdef, "struct timespec { long tv_sec; long tv_nsec; };")
-local ts = ffi.new("struct timespec")
-local function now()
-  ffi.C.clock_gettime(1, ts)
-  return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) * 1e-9
-end
+local now = require("lpo.progress").clock   -- the one monotonic clock (one clock_gettime declaration)
 
 local function shared(rel)
   local root = rawget(_G, "LPO_ROOT") or "."

@@ -137,7 +137,7 @@ AVX512 static void pack_b(float *bp, const float *B, int ldb, int tB, int kc, in
 }
 
 /* A block: rows [0, mc) of op(A), K range [0, kc), into panels of MR rows, zero-padded. */
-static void pack_a(float *ap, const float *A, int lda, int tA, int kc, int mc) {
+AVX512 static void pack_a(float *ap, const float *A, int lda, int tA, int kc, int mc) {
   for (int i0 = 0; i0 < mc; i0 += MR) {
     int mr = mc - i0 < MR ? mc - i0 : MR;
     if (!tA) {                                   /* row layout: ap[k + i*AI] */
@@ -148,10 +148,10 @@ static void pack_a(float *ap, const float *A, int lda, int tA, int kc, int mc) {
       }
     } else {                                     /* k-major layout: ap[k*MR + i] */
       float *p = ap + (size_t)i0 * AI;           /* same panel footprint as the row layout */
-      for (int k = 0; k < kc; k++) {
-        memcpy(p + (size_t)k * MR, A + (size_t)k * lda + i0, sizeof(float) * mr);
-        for (int i = mr; i < MR; i++) p[(size_t)k * MR + i] = 0.0f;
-      }
+      /* one masked load/store per k (a memcpy call per 14 floats was 6% of a step) */
+      __mmask16 lm = (__mmask16)((1u << mr) - 1), sm = (__mmask16)((1u << MR) - 1);
+      for (int k = 0; k < kc; k++)
+        _mm512_mask_storeu_ps(p + (size_t)k * MR, sm, _mm512_maskz_loadu_ps(lm, A + (size_t)k * lda + i0));
     }
   }
 }

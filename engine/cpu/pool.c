@@ -12,42 +12,28 @@
  * So a fixed thread count gives the same bits run after run.
  *
  * Threads start at the first parallel call that needs them (not at load time), so a
- * process that forks a sandbox server early is still single-threaded when it forks.
- *
- * Waiting: a step is a few hundred short parallel regions back to back, and a futex wake
- * costs tens of microseconds each, so idle workers (and the caller waiting for them) first
- * spin for ~100 us on an atomic generation counter, then sleep on a condition variable;
- * the spin is bounded so an idle pool gives its cores back quickly on a shared machine. */
+ * process that forks a sandbox server early is still single-threaded when it forks. */
 #include "cpu/cpu.h"
 #include "lpo.h"
 #include <cblas.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
 
-enum { MAX_THREADS = 64, SPIN = 2000 };
-
-static inline void relax(void) {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#endif
-}
+enum { MAX_THREADS = 64 };
 
 static struct {
-  pthread_mutex_t mu;            /* guards the sleeping side (sleepers, main_waiting, conds) */
+  pthread_mutex_t mu;            /* guards everything below */
   pthread_cond_t start, done;
   pthread_mutex_t region;        /* one parallel region at a time (callers from several threads) */
-  int want;                      /* configured thread count, 0 = not yet decided (under mu) */
-  int started;                   /* workers running (under region) */
-  _Atomic unsigned gen;          /* job generation: workers run once per increment */
-  _Atomic int pending;           /* workers still busy with the current job */
-  int sleepers, main_waiting;    /* blocked on start / on done (under mu) */
-  int nparts;                    /* the current job, published before gen is bumped */
+  int want;                      /* configured thread count, 0 = not yet decided */
+  int started;                   /* workers running (want - 1 of them once started) */
+  unsigned gen;                  /* job generation: workers run once per increment */
+  int pending;                   /* workers still busy with the current job */
+  int nparts;                    /* ranges of the current job */
   lpo_task_fn fn;
   void *ctx;
   int ntasks;
-  unsigned born[MAX_THREADS];    /* gen when worker i was created: its first job comes after */
   pthread_t th[MAX_THREADS];
 } P = { .mu = PTHREAD_MUTEX_INITIALIZER, .start = PTHREAD_COND_INITIALIZER,
         .done = PTHREAD_COND_INITIALIZER, .region = PTHREAD_MUTEX_INITIALIZER };
@@ -61,25 +47,19 @@ static void run_part(lpo_task_fn fn, void *ctx, int ntasks, int nparts, int i) {
 
 static void *worker(void *arg) {
   int id = (int)(intptr_t)arg;
-  unsigned seen = P.born[id];   /* written before pthread_create: visible here */
+  unsigned seen = 0;
   in_region = 1;
+  pthread_mutex_lock(&P.mu);
   for (;;) {
-    unsigned g;
-    for (int i = 0; (g = atomic_load_explicit(&P.gen, memory_order_acquire)) == seen && i < SPIN; i++) relax();
-    if (g == seen) {
-      pthread_mutex_lock(&P.mu);
-      P.sleepers++;
-      while ((g = atomic_load_explicit(&P.gen, memory_order_acquire)) == seen) pthread_cond_wait(&P.start, &P.mu);
-      P.sleepers--;
-      pthread_mutex_unlock(&P.mu);
-    }
-    seen = g;
-    if (id < P.nparts) run_part(P.fn, P.ctx, P.ntasks, P.nparts, id);
-    if (atomic_fetch_sub_explicit(&P.pending, 1, memory_order_acq_rel) == 1) {
-      pthread_mutex_lock(&P.mu);
-      if (P.main_waiting) pthread_cond_signal(&P.done);
-      pthread_mutex_unlock(&P.mu);
-    }
+    while (P.gen == seen) pthread_cond_wait(&P.start, &P.mu);
+    seen = P.gen;
+    lpo_task_fn fn = P.fn;
+    void *ctx = P.ctx;
+    int ntasks = P.ntasks, nparts = P.nparts;
+    pthread_mutex_unlock(&P.mu);
+    if (id < nparts) run_part(fn, ctx, ntasks, nparts, id);
+    pthread_mutex_lock(&P.mu);
+    if (--P.pending == 0) pthread_cond_signal(&P.done);
   }
   return NULL;
 }
@@ -92,9 +72,7 @@ static void after_fork_child(void) {
   pthread_cond_init(&P.start, NULL);
   pthread_cond_init(&P.done, NULL);
   P.started = 0;
-  atomic_store(&P.pending, 0);
-  P.sleepers = 0;
-  P.main_waiting = 0;
+  P.pending = 0;
 }
 
 static int default_threads(void) {
@@ -139,30 +117,26 @@ void lpo_cpu_parallel(lpo_task_fn fn, void *ctx, int ntasks, int max_parts) {
     return;
   }
   pthread_mutex_lock(&P.region);
-  while (P.started < n - 1) {
-    int id = P.started + 1;
-    P.born[id] = atomic_load_explicit(&P.gen, memory_order_relaxed);
-    if (pthread_create(&P.th[id], NULL, worker, (void *)(intptr_t)id) != 0) break;
-    pthread_detach(P.th[id]);
-    P.started++;
-  }
-  if (n > P.started + 1) n = P.started + 1;
-  P.fn = fn; P.ctx = ctx; P.ntasks = ntasks; P.nparts = n;
-  atomic_store_explicit(&P.pending, P.started, memory_order_relaxed);
-  atomic_fetch_add_explicit(&P.gen, 1, memory_order_release);     /* publishes the job */
   pthread_mutex_lock(&P.mu);
-  if (P.sleepers) pthread_cond_broadcast(&P.start);
+  if (P.started < n - 1) {
+    while (P.started < n - 1) {
+      int id = P.started + 1;
+      if (pthread_create(&P.th[id], NULL, worker, (void *)(intptr_t)id) != 0) break;
+      pthread_detach(P.th[id]);
+      P.started++;
+    }
+    if (n > P.started + 1) n = P.started + 1;
+  }
+  P.fn = fn; P.ctx = ctx; P.ntasks = ntasks; P.nparts = n;
+  P.pending = P.started;
+  P.gen++;
+  pthread_cond_broadcast(&P.start);
   pthread_mutex_unlock(&P.mu);
   in_region = 1;
   run_part(fn, ctx, ntasks, n, 0);
   in_region = 0;
-  for (int i = 0; atomic_load_explicit(&P.pending, memory_order_acquire) > 0 && i < SPIN; i++) relax();
-  if (atomic_load_explicit(&P.pending, memory_order_acquire) > 0) {
-    pthread_mutex_lock(&P.mu);
-    P.main_waiting = 1;
-    while (atomic_load_explicit(&P.pending, memory_order_acquire) > 0) pthread_cond_wait(&P.done, &P.mu);
-    P.main_waiting = 0;
-    pthread_mutex_unlock(&P.mu);
-  }
+  pthread_mutex_lock(&P.mu);
+  while (P.pending > 0) pthread_cond_wait(&P.done, &P.mu);
+  pthread_mutex_unlock(&P.mu);
   pthread_mutex_unlock(&P.region);
 }

@@ -73,7 +73,7 @@ lpo_kvcache *lpo_kvcache_new(const lpo_model *m, int rows, int max_seq, int chun
 
 void lpo_kvcache_free(lpo_kvcache *c) {
   if (!c) return;
-  lpo_arena_free(c->mem, c->bytes);
+  lpo_free(c->mem, c->bytes, 0);
   free(c);
 }
 

@@ -99,9 +99,6 @@ static inline int lpo_qd(const lpo_model_config *c) { return c->num_heads * c->h
 static inline int lpo_kd(const lpo_model_config *c) { return c->num_kv_heads * c->head_dim; }
 static inline int lpo_qkv(const lpo_model_config *c) { return lpo_qd(c) + 2 * lpo_kd(c); }
 
-/* arena.c: zeroed, 64-byte aligned (page aligned when large), counted; free with the size */
-void *lpo_arena_alloc(size_t bytes);
-void lpo_arena_free(void *p, size_t bytes);
 /* config.c */
 int lpo_model_config_check(const lpo_model_config *cfg, const char *where);
 char *lpo_model_config_render(const lpo_model_config *cfg, const char *base_json, int dtype);

@@ -87,7 +87,7 @@ lpo_model *lpo_model_build(const lpo_model_config *cfg, const char *config_json)
   m->be = lpo_backend_cpu();
   m->lm_budget = LPO_LMHEAD_BUDGET;
   m->nparams = count_params(cfg);
-  m->params_mem = lpo_arena_alloc((size_t)m->nparams * sizeof(float));
+  m->params_mem = lpo_alloc((size_t)m->nparams * sizeof(float), 0);
   m->config_json = lpo_model_config_render(cfg, config_json, cfg->torch_dtype);
   if (!m->params_mem || !m->config_json) {
     if (m->params_mem && !m->config_json) lpo_set_error("out of memory rendering config.json");
@@ -101,9 +101,9 @@ lpo_model *lpo_model_build(const lpo_model_config *cfg, const char *config_json)
 
 void lpo_model_free(lpo_model *m) {
   if (!m) return;
-  lpo_arena_free(m->params_mem, (size_t)m->nparams * sizeof(float));
-  lpo_arena_free(m->grads_mem, (size_t)m->nparams * sizeof(float));
-  lpo_arena_free(m->acts_mem, m->acts_bytes);
+  lpo_free(m->params_mem, (size_t)m->nparams * sizeof(float), 0);
+  lpo_free(m->grads_mem, (size_t)m->nparams * sizeof(float), 0);
+  lpo_free(m->acts_mem, m->acts_bytes, 0);
   free(m->tensors);
   free(m->names);
   free(m->config_json);
@@ -123,7 +123,7 @@ lpo_model *lpo_model_copy(const lpo_model *src) {
 int lpo_model_carve(lpo_slot *slots, int n, void **mem, size_t *total, const char *what) {
   size_t off = 0;
   for (int i = 0; i < n; i++) off += (slots[i].bytes + 63) & ~(size_t)63;
-  char *base = lpo_arena_alloc(off);
+  char *base = lpo_alloc(off, 0);
   if (!base) return lpo_set_error("%s: cannot allocate %.1f MiB: %s", what, off / 1048576.0, lpo_last_error());
   size_t at = 0;
   for (int i = 0; i < n; i++) {
@@ -195,10 +195,10 @@ int lpo_model_reserve(lpo_model *m, int max_batch, int max_seq, int train) {
   if (lpo_model_carve(s, ns, &mem, &total, "activations")) return -1;
   float *grads = m->grads_mem;
   if (train && !grads) {
-    grads = lpo_arena_alloc((size_t)m->nparams * f);
-    if (!grads) { lpo_arena_free(mem, total); return lpo_set_error("gradients: %s", lpo_last_error()); }
+    grads = lpo_alloc((size_t)m->nparams * f, 0);
+    if (!grads) { lpo_free(mem, total, 0); return lpo_set_error("gradients: %s", lpo_last_error()); }
   }
-  lpo_arena_free(m->acts_mem, m->acts_bytes);
+  lpo_free(m->acts_mem, m->acts_bytes, 0);
   m->acts_mem = mem;
   m->acts_bytes = total;
   m->a = a;

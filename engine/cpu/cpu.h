@@ -122,6 +122,12 @@ gemm_job lpo_cpu_gemm_job(int tA, int tB, int M, int N, int K, float alpha, cons
 void lpo_cpu_sgemm_pair(const gemm_job *a, const gemm_job *b);
 void lpo_cpu_sgemm(int transA, int transB, int M, int N, int K, float alpha, const float *A,
                    int lda, const float *B, int ldb, float beta, float *C, int ldc);
+/* sgemm_avx512.c: the same contract without BLAS, for AVX-512 CPUs (lpo_cpu_sgemm uses it
+ * there unless LPO_SGEMM=blas); returns -1 without touching C when it cannot run
+ * (no AVX-512, M/N/K <= 0, no memory). */
+int lpo_cpu_sgemm_avx512(int transA, int transB, int M, int N, int K, float alpha, const float *A,
+                         int lda, const float *B, int ldb, float beta, float *C, int ldc);
+int lpo_cpu_sgemm_avx512_available(void);
 
 void lpo_cpu_rmsnorm_forward(float *out, float *rstd, const float *inp, const float *w, int N,
                              int C, float eps);

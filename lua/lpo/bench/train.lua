@@ -23,8 +23,6 @@ local bench = require "lpo.cli.bench"
 local lffi = require "lpo.ffi"
 local C = lffi.load("lpo_backend.h")
 
-pcall(ffi.cdef, "int clock_gettime(int clk, void *tp);")
-
 local M = {}
 
 local CONFIGS = {
@@ -36,11 +34,7 @@ local CONFIGS = {
             max_position_embeddings = 1024, tie_word_embeddings = false },
 }
 
-local function now()
-  local t = ffi.new("long[2]")
-  ffi.C.clock_gettime(1, t)
-  return tonumber(t[0]) + 1e-9 * tonumber(t[1])
-end
+local now = require("lpo.progress").clock   -- the one monotonic clock (one clock_gettime declaration)
 
 local function stats(times)
   local s = {}
@@ -59,7 +53,9 @@ local function parse(args)
     elseif k == "--config" then o.config = v
     elseif k == "--batch" then o.batch = tonumber(v)
     elseif k == "--seq" then o.seq = tonumber(v)
-    else error("lpo bench train: unknown argument " .. tostring(k)) end
+    else
+      require("lpo.errors").raise("lpo bench train", "unknown argument %s (--threads N, --steps N, --config tiny|small|both, --batch N, --seq N)", tostring(k))
+    end
     i = i + 2
   end
   return o

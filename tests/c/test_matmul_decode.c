@@ -22,15 +22,6 @@ static float *randv(size_t n) {
   return x;
 }
 
-static double rel(const float *a, const float *b, size_t n) {
-  double d = 0, s = 0;
-  for (size_t i = 0; i < n; i++) {
-    double e = fabs((double)a[i] - b[i]);
-    if (e > d || e != e) d = e;
-    if (fabs(b[i]) > s) s = fabs(b[i]);
-  }
-  return s > 0 ? d / s : d;
-}
 
 static void shape(int IC, int OC) {
   const int NMAX = 13;
@@ -54,7 +45,7 @@ static void shape(int IC, int OC) {
         lpo_cpu_matmul_decode(y, x, wp, bias ? b : NULL, N, IC, OC, acc);
         lpo_cpu_matmul_decode_ref(yr, x, wp, bias ? b : NULL, N, IC, OC, acc);
         lpo_cpu_matmul_forward_ref(yf, x, w, bias ? b : NULL, N, IC, OC, acc);
-        double e1 = rel(y, yr, n), e2 = rel(yr, yf, n);
+        double e1 = check_rel_err(y, yr, n), e2 = check_rel_err(yr, yf, n);
         CHECK_MSG(e1 <= 2e-5, "IC %d OC %d N %d acc %d bias %d: decode vs reference rel err %.3g", IC, OC, N, acc, bias, e1);
         CHECK_MSG(e2 <= 2e-5, "IC %d OC %d N %d acc %d bias %d: packed reference vs forward reference %.3g", IC, OC, N, acc, bias, e2);
       }

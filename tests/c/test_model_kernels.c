@@ -26,16 +26,7 @@ static float *copyv(const float *x, size_t n) {
   memcpy(y, x, n * sizeof(float));
   return y;
 }
-static double rel(const float *a, const float *b, size_t n) {
-  double d = 0, s = 0;
-  for (size_t i = 0; i < n; i++) {
-    double e = fabs((double)a[i] - b[i]);
-    if (e > d || e != e) d = e;
-    if (fabs(b[i]) > s) s = fabs(b[i]);
-  }
-  return s > 0 ? d / s : d;
-}
-#define SAME(a, b, n, what) do { double e_ = rel(a, b, n); CHECK_MSG(e_ <= 2e-5, "%s: rel err %.3g", what, e_); } while (0)
+#define SAME(a, b, n, what) do { double e_ = check_rel_err(a, b, n); CHECK_MSG(e_ <= 2e-5, "%s: rel err %.3g", what, e_); } while (0)
 #define FREE(x, n) lpo_free(x, (n) * sizeof(float), 0)
 
 static void test_exp(void) {
@@ -162,7 +153,7 @@ static void test_model(void) {
   for (int i = 0; i < lpo_model_num_tensors(a); i++) {
     lpo_model_tensor t;
     lpo_model_tensor_info(a, i, &t);
-    double e = rel(lpo_model_grads(a) + t.offset, lpo_model_grads(b) + t.offset, (size_t)t.numel);
+    double e = check_rel_err(lpo_model_grads(a) + t.offset, lpo_model_grads(b) + t.offset, (size_t)t.numel);
     CHECK_MSG(e <= 2e-5, "model grad %s: rel err %.3g", t.name, e);
   }
   lpo_model_free(a);

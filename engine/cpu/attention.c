@@ -187,17 +187,6 @@ static inline float softmax_row(float *s, int n, int width) {
   return mx + logf(sum);
 }
 
-static inline float dot(const float *a, const float *b, int n) {
-  float acc[16] = {0};
-  int i = 0;
-  for (; i + 16 <= n; i += 16)
-    for (int k = 0; k < 16; k++) acc[k] += a[i + k] * b[i + k];
-  float s = 0.0f;
-  for (int k = 0; k < 16; k++) s += acc[k];
-  for (; i < n; i++) s += a[i] * b[i];
-  return s;
-}
-
 typedef struct att_job {
   float *out, *lse, *dqkv, *scratch;
   const float *qkv, *dout, *o, *lse_in;
@@ -271,7 +260,7 @@ LPO_HOT static void backward_task(void *ctx, int t0, int t1, int tid) {
           float *p = P + (size_t)r * Tp, *dp = dP + (size_t)r * Tp;
           if (r >= R) { memset(p, 0, (size_t)n * sizeof(float)); memset(dp, 0, (size_t)n * sizeof(float)); continue; }
           int i = i0 + r;
-          float lse = L[i], di = dot(dO + (size_t)i * QD, O + (size_t)i * QD, D);
+          float lse = L[i], di = lpo_dot16(dO + (size_t)i * QD, O + (size_t)i * QD, D);
           for (int k = 0; k <= i; k++) {
             float pk = lpo_expf(p[k] - lse);
             p[k] = pk;

@@ -29,6 +29,19 @@
 #define LPO_HOT
 #endif
 
+/* Sum of a*b over n floats with 16 partial sums, added up in order at the end: vectorises
+ * inside LPO_HOT callers without reassociation, so the result does not depend on the clone. */
+static inline float lpo_dot16(const float *a, const float *b, int n) {
+  float acc[16] = {0};
+  int i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int k = 0; k < 16; k++) acc[k] += a[i + k] * b[i + k];
+  float s = 0.0f;
+  for (int k = 0; k < 16; k++) s += acc[k];
+  for (; i < n; i++) s += a[i] * b[i];
+  return s;
+}
+
 /* exp(x) for float, within ~2 ulp, written with arithmetic and bit casts only so that it
  * vectorises inside LPO_HOT loops (glibc's expf is a call the vectoriser cannot inline).
  * Cody-Waite reduction x = n ln2 + r, |r| <= ln2/2, degree-6 polynomial for e^r, then

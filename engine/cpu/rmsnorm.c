@@ -5,18 +5,6 @@
  * rstd [N] is saved by forward so backward does not recompute the reduction. */
 #include "cpu/cpu.h"
 
-/* Sum of a*b over n floats with 16 partial sums (vectorises without reassociation). */
-LPO_HOT static float dot16(const float *a, const float *b, int n) {
-  float acc[16] = {0};
-  int i = 0;
-  for (; i + 16 <= n; i += 16)
-    for (int k = 0; k < 16; k++) acc[k] += a[i + k] * b[i + k];
-  float s = 0.0f;
-  for (int k = 0; k < 16; k++) s += acc[k];
-  for (; i < n; i++) s += a[i] * b[i];
-  return s;
-}
-
 typedef struct rms_job {
   float *out, *rstd, *dinp, *dw;
   const float *inp, *w, *dout, *rstd_in;
@@ -31,7 +19,7 @@ LPO_HOT static void forward_task(void *ctx, int n0, int n1, int tid) {
   for (int n = n0; n < n1; n++) {
     const float *x = j->inp + (size_t)n * C;
     float *y = j->out + (size_t)n * C;
-    float r = 1.0f / sqrtf(dot16(x, x, C) / (float)C + j->eps);
+    float r = 1.0f / sqrtf(lpo_dot16(x, x, C) / (float)C + j->eps);
     for (int i = 0; i < C; i++) y[i] = j->w[i] * (x[i] * r);
     j->rstd[n] = r;
   }

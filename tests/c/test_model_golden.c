@@ -13,16 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static double rel_err(const float *a, const float *b, int64_t n) {
-  double d = 0, s = 0;
-  for (int64_t i = 0; i < n; i++) {
-    double e = fabs((double)a[i] - b[i]);
-    if (e > d || e != e) d = e;
-    if (fabs(b[i]) > s) s = fabs(b[i]);
-  }
-  return s > 0 ? d / s : d;
-}
-
 static float *read_gold(const lpo_st *st, const char *name, int ndim, const int64_t *shape, int64_t n) {
   float *x = malloc((size_t)n * sizeof(float));
   if (lpo_st_read_f32(st, name, x, ndim, shape)) {
@@ -56,9 +46,9 @@ static void check_fixture(const char *dir, const lpo_backend *be) {
   CHECK(lpo_model_reserve(m, B, T, 1) == 0);
   float *logits = malloc((size_t)B * T * V * sizeof(float)), *tl = malloc((size_t)B * T * sizeof(float)), seq[16];
   CHECK(lpo_model_logits(m, tok, B, T, logits) == 0);
-  double e_logits = rel_err(logits, logits_gold, (int64_t)B * T * V);
+  double e_logits = check_rel_err(logits, logits_gold, (int64_t)B * T * V);
   CHECK(lpo_model_logprobs(m, tok, mask, B, T, tl, seq) == 0);
-  double e_tok = rel_err(tl, tok_gold, (int64_t)B * T), e_seq = rel_err(seq, seq_gold, B);
+  double e_tok = check_rel_err(tl, tok_gold, (int64_t)B * T), e_seq = check_rel_err(seq, seq_gold, B);
   CHECK_MSG(e_logits <= 1e-4, "%s logits rel err %.3g", dir, e_logits);
   CHECK_MSG(e_tok <= 1e-4, "%s tok_logp rel err %.3g", dir, e_tok);
   CHECK_MSG(e_seq <= 1e-4, "%s seq_logp rel err %.3g", dir, e_seq);
@@ -74,7 +64,7 @@ static void check_fixture(const char *dir, const lpo_backend *be) {
     char name[160];
     snprintf(name, sizeof name, "grad.%s", t.name);
     float *gg = read_gold(gold, name, t.ndim, t.shape, t.numel);
-    double e = rel_err(g + t.offset, gg, t.numel);
+    double e = check_rel_err(g + t.offset, gg, t.numel);
     CHECK_MSG(e <= 1e-4, "%s %s rel err %.3g", dir, name, e);
     if (e > e_grad) e_grad = e;
     free(gg);

@@ -124,6 +124,11 @@ function M.fit(policy, examples, kind, opts)
   local epochs, max_len = opts.epochs or 1, opts.max_len or 512
   local pad = tok.pad_id or 0
   if #examples == 0 then errors.raise("train", "no %s examples to train on", kind) end
+  local sft_norm = opts.sft_norm or "token"
+  if sft_norm ~= "token" and sft_norm ~= "sequence" then
+    errors.raise("train", "opts.sft_norm must be 'token' or 'sequence', got '%s'", tostring(sft_norm))
+  end
+  if opts.stop_at and opts.stop_at < 1 then errors.raise("train", "opts.stop_at must be >= 1, got %s", tostring(opts.stop_at)) end
 
   -- Tokenize once.
   local seqs = {}
@@ -174,17 +179,11 @@ function M.fit(policy, examples, kind, opts)
   end
   if state.finished then return state end
 
-  local nref = kind == "pairs" and 2 or 1
-  local sft_norm = opts.sft_norm or "token"
-  if sft_norm ~= "token" and sft_norm ~= "sequence" then
-    errors.raise("train", "opts.sft_norm must be 'token' or 'sequence', got '%s'", tostring(sft_norm))
-  end
   local t_start = M.now()
   local tokens_seen = 0
   -- stop_at ends training early while the schedule keeps its planned length (an SFT model
   -- taken partway through its cosine schedule, as recipes/sft.lua ships).
   local last_step = math.min(total_steps, opts.stop_at or total_steps)
-  if last_step < 1 then errors.raise("train", "opts.stop_at must be >= 1, got %s", tostring(opts.stop_at)) end
   for step = state.step + 1, last_step do
     local epoch = math.floor((step - 1) / steps_per_epoch)
     local order = shuffled(#examples, opts.seed, epoch)

@@ -109,8 +109,9 @@ void lpo_cpu_matmul_forward_ref(float *out, const float *inp, const float *w, co
                                 int N, int IC, int OC, int accumulate);
 void lpo_cpu_matmul_backward_ref(float *dinp, float *dw, float *dbias, const float *dout,
                                  const float *inp, const float *w, int N, int IC, int OC);
-/* matmul_decode.c: the decode step's matmul from weights packed in 64-wide panels of
- * w^T (lpo_cpu_matmul_pack); the reference reads the same packed copy. */
+/* matmul_decode.c: the decode step's matmul from weights packed in LPO_DECODE_PANEL-wide
+ * panels of w^T (lpo_cpu_matmul_pack); the reference reads the same packed copy. */
+enum { LPO_DECODE_PANEL = 32 };
 size_t lpo_cpu_matmul_packed_size(int IC, int OC);
 void lpo_cpu_matmul_pack(float *wp, const float *w, int IC, int OC);
 void lpo_cpu_matmul_decode(float *out, const float *inp, const float *wp, const float *bias,

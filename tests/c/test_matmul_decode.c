@@ -26,7 +26,7 @@ static float *randv(size_t n) {
 static void shape(int IC, int OC) {
   const int NMAX = 13;
   size_t psz = lpo_cpu_matmul_packed_size(IC, OC);
-  CHECK(psz == (size_t)((OC + 63) / 64) * 64 * IC);
+  CHECK(psz == (size_t)((OC + LPO_DECODE_PANEL - 1) / LPO_DECODE_PANEL) * LPO_DECODE_PANEL * IC);
   float *w = randv((size_t)OC * IC), *x = randv((size_t)NMAX * IC), *b = randv(OC);
   float *wp = malloc(psz * sizeof(float));
   memset(wp, 0xff, psz * sizeof(float));   /* NaN everywhere: padding must be written */
@@ -70,7 +70,7 @@ int main(void) {
   lpo_cpu_set_threads(2);   /* tasks split over threads: the split must not matter either */
   shape(256, 512);
   shape(70, 45);      /* one partial panel, IC not a multiple of 16 */
-  shape(33, 261);     /* 4 full panels + 5 outputs */
+  shape(33, 261);     /* 8 full panels + 5 outputs */
   shape(1, 64);
   return check_done("test_matmul_decode");
 }

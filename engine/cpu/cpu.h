@@ -9,6 +9,7 @@
  * are deterministic on a given machine and build). */
 #ifndef LPO_CPU_H
 #define LPO_CPU_H
+#include "lpo.h"
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -92,7 +93,6 @@ static inline float lpo_max_row(const float *x, int n) {
 /* pool.c: fork-join over tasks [0, ntasks): fn(ctx, t0, t1, tid) runs the contiguous
  * range of part tid (0 = the caller); at most max_parts parts (0: no limit besides the
  * thread count). Calls from inside a task run serially. */
-typedef void (*lpo_task_fn)(void *ctx, int t0, int t1, int tid);
 /* max_parts for an elementwise pass over `elems` floats: 1 (the calling thread alone)
  * when it is small. A fork-join costs a few microseconds; a norm or a rotation of a
  * decode step's few rows costs less than one, and a step has ~10 of them per layer. */

@@ -158,6 +158,9 @@ int lpo_cpu_set_threads(int n) {
 
 int lpo_cpu_get_threads(void) { return lpo_cpu_threads(); }
 
+void lpo_parallel(lpo_task_fn fn, void *ctx, int ntasks) { lpo_cpu_parallel(fn, ctx, ntasks, 0); }
+int lpo_parallel_threads(void) { return lpo_cpu_threads(); }
+
 void lpo_cpu_parallel(lpo_task_fn fn, void *ctx, int ntasks, int max_parts) {
   int n = lpo_cpu_threads();
   if (max_parts > 0 && n > max_parts) n = max_parts;

@@ -52,6 +52,30 @@ static int push_bytes(row_state *r, const char *bytes, int n, const lpo_gen_conf
   return 0;
 }
 
+/* The draws of one step: rows with want[r] set, each independent of the others (its own
+ * Philox key and counter), so they are split over the host pool; part tid uses scratch
+ * slot tid. The sampler's rows were a serial tail of every decode step (a sort of V
+ * probabilities per row) that the pool's other threads sat through. */
+typedef struct draw_job {
+  const float *logits;
+  const lpo_sample_config *sc;
+  const row_state *rs;
+  const uint8_t *want;
+  char *scratch;
+  size_t stride;       /* bytes per scratch slot */
+  int32_t *id;         /* [rows] drawn token, -1 on error */
+  float *lp;           /* [rows] its log-prob */
+  int V;
+} draw_job;
+
+static void draw_task(void *ctx, int r0, int r1, int tid) {
+  const draw_job *d = ctx;
+  void *scratch = d->scratch + (size_t)tid * d->stride;
+  for (int r = r0; r < r1; r++)
+    if (d->want[r])
+      d->id[r] = lpo_sample_next(d->logits + (size_t)r * d->V, d->V, d->sc, d->rs[r].key, (uint64_t)d->rs[r].count, scratch, &d->lp[r]);
+}
+
 int lpo_generate(lpo_model *m, const lpo_tokenizer *tok, const int32_t *const *prompts,
                  const int32_t *prompt_lens, const uint64_t *prompt_keys, int32_t P,
                  const lpo_gen_config *cfg, int32_t *ids, float *logps, int32_t *len, int32_t *stop,
@@ -59,6 +83,8 @@ int lpo_generate(lpo_model *m, const lpo_tokenizer *tok, const int32_t *const *p
   if (!cfg || cfg->n < 1 || cfg->max_new_tokens < 1 || P < 0)
     return lpo_set_error("generate: n (%d) and max_new_tokens (%d) must be >= 1", cfg ? cfg->n : 0, cfg ? cfg->max_new_tokens : 0);
   if (cfg->n_stop_strings > 0 && !tok) return lpo_set_error("generate: stop strings need a tokenizer");
+  lpo_sample_config sc = { cfg->temperature, cfg->top_k, cfg->top_p };
+  if (lpo_sample_check(&sc)) return -1;
   for (int s = 0; s < cfg->n_stop_strings; s++)
     if ((int)strlen(cfg->stop_strings[s]) >= TAIL_CAP) return lpo_set_error("generate: stop string %d longer than %d bytes", s, TAIL_CAP - 1);
   const int n = cfg->n, V = lpo_model_get_config(m)->vocab_size;
@@ -85,24 +111,28 @@ int lpo_generate(lpo_model *m, const lpo_tokenizer *tok, const int32_t *const *p
    * call, so weights updated between calls (training rounds) are always seen. */
   if (lpo_kvcache_pack(cache, m) != 0) { lpo_kvcache_free(cache); return -1; }
   /* One allocation for the step buffers (freed together below). */
+  const int nslots = lpo_parallel_threads();
+  const size_t stride = ((size_t)lpo_sample_scratch_bytes(V) + 63) & ~(size_t)63;
   size_t bytes = (size_t)rows * V * sizeof(float)            /* logits [rows,V] */
                + (size_t)rows * maxT * sizeof(int32_t)       /* prefill tokens [rows,maxT] */
-               + (size_t)rows * sizeof(int32_t) * 2          /* prefill lens, next tokens */
+               + (size_t)rows * sizeof(int32_t) * 3          /* prefill lens, next tokens, drawn */
+               + (size_t)rows * sizeof(float)                /* drawn log-probs */
                + (size_t)rows                                 /* active mask */
                + (size_t)rows * sizeof(row_state)
-               + (size_t)lpo_sample_scratch_bytes(V) + 64;
+               + (size_t)nslots * stride + 128;
   char *mem = lpo_alloc(bytes, 0);
   if (!mem) { lpo_kvcache_free(cache); return -1; }
   float *logits = (float *)mem;
   int32_t *ptoks = (int32_t *)(logits + (size_t)rows * V);
   int32_t *plens = ptoks + (size_t)rows * maxT;
-  int32_t *next = plens + rows;
-  uint8_t *active = (uint8_t *)(next + rows);
+  int32_t *next = plens + rows, *drawn = next + rows;
+  float *drawn_lp = (float *)(drawn + rows);
+  uint8_t *active = (uint8_t *)(drawn_lp + rows);
   row_state *rs = (row_state *)(((uintptr_t)(active + rows) + 15) & ~(uintptr_t)15);
-  void *scratch = (void *)(((uintptr_t)(rs + rows) + 15) & ~(uintptr_t)15);
+  char *scratch = (char *)(((uintptr_t)(rs + rows) + 63) & ~(uintptr_t)63);
+  draw_job dj = { logits, &sc, rs, active, scratch, stride, drawn, drawn_lp, V };
   for (int r = 0; r < rows; r++) rs[r].prompt = -1;
 
-  lpo_sample_config sc = { cfg->temperature, cfg->top_k, cfg->top_p };
   int rc = 0, next_prompt = 0, done_prompts = 0;
 
   /* Records token `id` (with log-prob lp) for row r, or stops the row. */
@@ -140,18 +170,20 @@ int lpo_generate(lpo_model *m, const lpo_tokenizer *tok, const int32_t *const *p
     }
     if (filled) {
       if (lpo_model_prefill(m, cache, ptoks, plens, maxT, logits) != 0) { rc = -1; break; }
+      memset(active, 0, (size_t)rows);
       for (int r = 0; r < rows; r++) {
         if (!plens[r]) continue;
         for (int j = 1; j < n; j++) {
           if (lpo_kvcache_copy_row(cache, r + j, r) != 0) { rc = -1; goto out; }
           memcpy(logits + (size_t)(r + j) * V, logits + (size_t)r * V, (size_t)V * sizeof(float));
         }
-        for (int j = 0; j < n; j++) {
-          float lp;
-          int32_t id = lpo_sample_next(logits + (size_t)(r + j) * V, V, &sc, rs[r + j].key, 0, scratch, &lp);
-          if (id < 0) { rc = -1; goto out; }
-          EMIT(r + j, id, lp);
-        }
+        memset(active + r, 1, (size_t)n);
+      }
+      lpo_parallel(draw_task, &dj, rows);
+      for (int r = 0; r < rows; r++) {
+        if (!active[r]) continue;
+        if (drawn[r] < 0) { rc = lpo_set_error("generate: sampling failed for row %d", r); goto out; }
+        EMIT(r, drawn[r], drawn_lp[r]);
       }
     }
     /* (2) One decode step over the active rows. */
@@ -159,12 +191,11 @@ int lpo_generate(lpo_model *m, const lpo_tokenizer *tok, const int32_t *const *p
     for (int r = 0; r < rows; r++) { active[r] = rs[r].prompt >= 0 && rs[r].active; any |= active[r]; }
     if (any) {
       if (lpo_model_decode(m, cache, next, active, logits) != 0) { rc = -1; break; }
+      lpo_parallel(draw_task, &dj, rows);
       for (int r = 0; r < rows; r++) {
         if (!active[r]) continue;
-        float lp;
-        int32_t id = lpo_sample_next(logits + (size_t)r * V, V, &sc, rs[r].key, (uint64_t)rs[r].count, scratch, &lp);
-        if (id < 0) { rc = -1; goto out; }
-        EMIT(r, id, lp);
+        if (drawn[r] < 0) { rc = lpo_set_error("generate: sampling failed for row %d", r); goto out; }
+        EMIT(r, drawn[r], drawn_lp[r]);
       }
     }
     /* (3) Free the slots whose samples have all stopped. */

@@ -41,11 +41,17 @@ static int32_t *sort_desc(const float *probs, int32_t V, uint32_t *ka, uint32_t 
   return ia;
 }
 
+int lpo_sample_check(const lpo_sample_config *cfg) {
+  if (!cfg) return lpo_set_error("sample: no config");
+  if (!(cfg->temperature >= 0) || !(cfg->top_p > 0 && cfg->top_p <= 1) || cfg->top_k < 0)
+    return lpo_set_error("sample: temperature %g, top_p %g, top_k %d out of range", cfg->temperature, cfg->top_p, cfg->top_k);
+  return 0;
+}
+
 int32_t lpo_sample_next(const float *logits, int32_t V, const lpo_sample_config *cfg,
                         uint64_t key, uint64_t position, void *scratch, float *logp) {
   if (V <= 0 || !logits || !cfg) return lpo_set_error("sample: bad arguments (V=%d)", V);
-  if (cfg->temperature < 0 || !(cfg->top_p > 0 && cfg->top_p <= 1) || cfg->top_k < 0)
-    return lpo_set_error("sample: temperature %g, top_p %g, top_k %d out of range", cfg->temperature, cfg->top_p, cfg->top_k);
+  if (lpo_sample_check(cfg)) return -1;
   /* log-sum-exp of the row in double, for a fixed, order-stable result. */
   float m = -INFINITY;
   for (int32_t i = 0; i < V; i++) if (logits[i] > m) m = logits[i];

@@ -60,5 +60,12 @@ void lpo_free(void *ptr, size_t bytes, int device);
 void lpo_mem_account(int device, int64_t delta); /* for memory obtained elsewhere (mmap) */
 int lpo_set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));  /* returns -1 */
 void lpo_abort(const char *file, int line, const char *msg) __attribute__((noreturn));
+/* The host thread pool (engine/cpu/pool.c, shared with the CPU kernels): runs fn over
+ * tasks [0, ntasks) split into contiguous ranges, range i on thread tid = i, and returns
+ * when all are done. For host-side work outside the backends that is independent per
+ * task (the sampler's per-row draws); lpo_parallel_threads() bounds tid, for scratch. */
+typedef void (*lpo_task_fn)(void *ctx, int t0, int t1, int tid);
+void lpo_parallel(lpo_task_fn fn, void *ctx, int ntasks);
+int lpo_parallel_threads(void);
 #define LPO_ASSERT(cond) do { if (!(cond)) lpo_abort(__FILE__, __LINE__, #cond); } while (0)
 #endif

@@ -17,5 +17,7 @@ typedef struct lpo_sample_config {
 int32_t lpo_sample_next(const float *logits, int32_t V, const lpo_sample_config *cfg,
                         uint64_t key, uint64_t position, void *scratch, float *logp);
 int64_t lpo_sample_scratch_bytes(int32_t V);
+/* 0 when cfg is valid for lpo_sample_next, else -1 + error. */
+int lpo_sample_check(const lpo_sample_config *cfg);
 /* LPO_CDEF_END */
 #endif

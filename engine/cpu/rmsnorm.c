@@ -30,10 +30,10 @@ LPO_HOT static void dinp_task(void *ctx, int n0, int n1, int tid) {
   (void)tid;
   const rms_job *j = ctx;
   const int C = j->C;
-  const float *w = j->w;
+  const float *restrict w = j->w;
   for (int n = n0; n < n1; n++) {
-    const float *x = j->inp + (size_t)n * C, *dy = j->dout + (size_t)n * C;
-    float *dx = j->dinp + (size_t)n * C;
+    const float *restrict x = j->inp + (size_t)n * C, *restrict dy = j->dout + (size_t)n * C;
+    float *restrict dx = j->dinp + (size_t)n * C;   /* the callers' dx never overlaps x, dy, w */
     float r = j->rstd_in[n];
     float acc[16] = {0};
     int i = 0;
@@ -47,15 +47,25 @@ LPO_HOT static void dinp_task(void *ctx, int n0, int n1, int tid) {
   }
 }
 
-/* dw columns: a thread owns a range of channels and sums over all rows in order. */
+/* dw columns: a thread owns a range of channels and sums over all rows in order, into
+ * a local block of DW_BLOCK partial sums added to dw at the end. (Summing into dw itself
+ * left the loop scalar, since dw might alias the inputs: 0.6 ms per call at 1024 x 256,
+ * more than the rest of the backward.) */
+enum { DW_BLOCK = 256 };
+
 LPO_HOT static void dw_task(void *ctx, int t0, int t1, int tid) {
   (void)tid;
   const rms_job *j = ctx;
   const int C = j->C, c0 = t0 * 16, c1 = t1 * 16 < C ? t1 * 16 : C;
-  for (int n = 0; n < j->N; n++) {
-    const float *x = j->inp + (size_t)n * C, *dy = j->dout + (size_t)n * C;
-    float r = j->rstd_in[n];
-    for (int k = c0; k < c1; k++) j->dw[k] += dy[k] * x[k] * r;
+  for (int b0 = c0; b0 < c1; b0 += DW_BLOCK) {
+    const int nb = c1 - b0 < DW_BLOCK ? c1 - b0 : DW_BLOCK;
+    float acc[DW_BLOCK] = {0};
+    for (int n = 0; n < j->N; n++) {
+      const float *x = j->inp + (size_t)n * C + b0, *dy = j->dout + (size_t)n * C + b0;
+      const float r = j->rstd_in[n];
+      for (int k = 0; k < nb; k++) acc[k] += dy[k] * x[k] * r;
+    }
+    for (int k = 0; k < nb; k++) j->dw[b0 + k] += acc[k];
   }
 }
 

@@ -12,8 +12,8 @@ LPO_HOT static void forward_task(void *ctx, int n0, int n1, int tid) {
   const swiglu_job *j = ctx;
   const int F = j->F;
   for (int n = n0; n < n1; n++) {
-    const float *g = j->gu + (size_t)n * 2 * F, *u = g + F;
-    float *o = j->h + (size_t)n * F;
+    const float *restrict g = j->gu + (size_t)n * 2 * F, *restrict u = g + F;
+    float *restrict o = j->h + (size_t)n * F;   /* outputs never overlap inputs: restrict lets the loops vectorise without alias checks */
     for (int i = 0; i < F; i++) {
       float s = 1.0f / (1.0f + lpo_expf(-g[i]));
       o[i] = g[i] * s * u[i];
@@ -26,8 +26,8 @@ LPO_HOT static void backward_task(void *ctx, int n0, int n1, int tid) {
   const swiglu_job *j = ctx;
   const int F = j->F;
   for (int n = n0; n < n1; n++) {
-    const float *g = j->gu + (size_t)n * 2 * F, *u = g + F, *d = j->dh + (size_t)n * F;
-    float *dg = j->dgu + (size_t)n * 2 * F, *du = dg + F;
+    const float *restrict g = j->gu + (size_t)n * 2 * F, *restrict u = g + F, *restrict d = j->dh + (size_t)n * F;
+    float *restrict dg = j->dgu + (size_t)n * 2 * F, *restrict du = dg + F;
     for (int i = 0; i < F; i++) {
       float s = 1.0f / (1.0f + lpo_expf(-g[i]));
       float silu = g[i] * s;

@@ -6,7 +6,7 @@
  *   logp[m] = z[m, targets[m]] - lse[m]
  * M counts only the tokens that carry a target (the model compacts them), so prompt and
  * padding tokens cost nothing here. Backward, with dz = d logp (onehot - softmax(z)):
- *   dx += dz . w,   dw += dz^T . x
+ *   dx = dz . w,   dw += dz^T . x
  * When every row fits in buf (M <= cap_rows) forward leaves the probabilities there and
  * backward reuses them; otherwise backward recomputes the logits chunk by chunk, so
  * memory stays bounded for vocabularies of 150k. */
@@ -89,11 +89,11 @@ void lpo_cpu_lmhead_backward(float *dx, float *dw, float *buf, const float *dlog
     head_job j = { .buf = buf, .lse_in = lse, .dlogp = dlogp, .targets = targets, .V = V, .m0 = m0, .recompute = !kept };
     lpo_cpu_parallel(dlogits_task, &j, mc, 0);
     if (dx && dw) {   /* independent products: one per half of the threads */
-      gemm_job a = lpo_cpu_gemm_job(0, 0, mc, C, V, 1.0f, buf, V, w, C, 1.0f, dx + (size_t)m0 * C, C);
+      gemm_job a = lpo_cpu_gemm_job(0, 0, mc, C, V, 1.0f, buf, V, w, C, 0.0f, dx + (size_t)m0 * C, C);
       gemm_job b = lpo_cpu_gemm_job(1, 0, V, C, mc, 1.0f, buf, V, xc, C, 1.0f, dw, C);
       lpo_cpu_sgemm_pair(&a, &b);
     } else {
-      if (dx) lpo_cpu_sgemm_par(0, 0, mc, C, V, 1.0f, buf, V, w, C, 1.0f, dx + (size_t)m0 * C, C);
+      if (dx) lpo_cpu_sgemm_par(0, 0, mc, C, V, 1.0f, buf, V, w, C, 0.0f, dx + (size_t)m0 * C, C);
       if (dw) lpo_cpu_sgemm_par(1, 0, V, C, mc, 1.0f, buf, V, xc, C, 1.0f, dw, C);
     }
   }
@@ -131,6 +131,7 @@ void lpo_cpu_lmhead_backward_ref(float *dx, float *dw, float *buf, const float *
       double dz = -dlogp[m] * exp(z - lse[m]) + (v == targets[m] ? dlogp[m] : 0.0);
       buf[v] = (float)dz;
     }
+    if (dx) memset(dx + (size_t)m * C, 0, (size_t)C * sizeof(float));
     for (int v = 0; v < V; v++)
       for (int c = 0; c < C; c++) {
         if (dx) dx[(size_t)m * C + c] += buf[v] * w[(size_t)v * C + c];

@@ -3,7 +3,7 @@
  * Weights are stored as Hugging Face stores them, [OC, IC] row-major ("out features" by
  * "in features"), so a checkpoint tensor maps onto our buffer without a transpose.
  *   forward:  out[N,OC]  = inp[N,IC] . w[OC,IC]^T (+ bias)       sgemm NT
- *   backward: dinp[N,IC] += dout[N,OC] . w[OC,IC]                  sgemm NN
+ *   backward: dinp[N,IC]  = dout[N,OC] . w[OC,IC]                  sgemm NN (written)
  *             dw[OC,IC]  += dout[N,OC]^T . inp[N,IC]               sgemm TN
  *             dbias[OC]  += sum over n of dout[n,:]
  * The fast path hands the products to single-threaded OpenBLAS calls on blocks of the
@@ -218,11 +218,11 @@ gemm_job lpo_cpu_gemm_job(int tA, int tB, int M, int N, int K, float alpha, cons
 void lpo_cpu_matmul_backward(float *dinp, float *dw, float *dbias, const float *dout,
                              const float *inp, const float *w, int N, int IC, int OC) {
   if (dinp && dw && (double)N * IC * OC >= 1.5e6) {
-    gemm_job a = lpo_cpu_gemm_job(0, 0, N, IC, OC, 1.0f, dout, OC, w, IC, 1.0f, dinp, IC);
+    gemm_job a = lpo_cpu_gemm_job(0, 0, N, IC, OC, 1.0f, dout, OC, w, IC, 0.0f, dinp, IC);
     gemm_job b = lpo_cpu_gemm_job(1, 0, OC, IC, N, 1.0f, dout, OC, inp, IC, 1.0f, dw, IC);
     lpo_cpu_sgemm_pair(&a, &b);
   } else {
-    if (dinp) lpo_cpu_sgemm_par(0, 0, N, IC, OC, 1.0f, dout, OC, w, IC, 1.0f, dinp, IC);
+    if (dinp) lpo_cpu_sgemm_par(0, 0, N, IC, OC, 1.0f, dout, OC, w, IC, 0.0f, dinp, IC);
     if (dw) lpo_cpu_sgemm_par(1, 0, OC, IC, N, 1.0f, dout, OC, inp, IC, 1.0f, dw, IC);
   }
   if (dbias) {
@@ -249,7 +249,7 @@ void lpo_cpu_matmul_backward_ref(float *dinp, float *dw, float *dbias, const flo
       for (int i = 0; i < IC; i++) {
         double s = 0;
         for (int o = 0; o < OC; o++) s += (double)dout[(size_t)n * OC + o] * w[(size_t)o * IC + i];
-        dinp[(size_t)n * IC + i] += (float)s;
+        dinp[(size_t)n * IC + i] = (float)s;
       }
   if (dw)
     for (int o = 0; o < OC; o++)

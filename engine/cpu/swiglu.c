@@ -1,7 +1,7 @@
 /* swiglu.c — the gated MLP nonlinearity of Llama/Qwen2: h = silu(g) * u, where g and u
  * are the two halves of one fused matmul output gu [N, 2F] (gate first, then up).
  *   silu(g) = g s,  s = sigmoid(g),  silu'(g) = s (1 + g (1 - s))
- *   dg += dh * u * silu'(g),   du += dh * silu(g)
+ *   dg = dh * u * silu'(g),   du = dh * silu(g)   (written, not added: see lpo_backend.h)
  * The fast path computes sigmoid with the vectorisable lpo_expf. */
 #include "cpu/cpu.h"
 
@@ -31,8 +31,8 @@ LPO_HOT static void backward_task(void *ctx, int n0, int n1, int tid) {
     for (int i = 0; i < F; i++) {
       float s = 1.0f / (1.0f + lpo_expf(-g[i]));
       float silu = g[i] * s;
-      dg[i] += d[i] * u[i] * s * (1.0f + g[i] * (1.0f - s));
-      du[i] += d[i] * silu;
+      dg[i] = d[i] * u[i] * s * (1.0f + g[i] * (1.0f - s));
+      du[i] = d[i] * silu;
     }
   }
 }
@@ -60,7 +60,7 @@ void lpo_cpu_swiglu_backward_ref(float *dgu, const float *dh, const float *gu, i
     for (int i = 0; i < F; i++) {
       double g = gu[(size_t)n * 2 * F + i], u = gu[(size_t)n * 2 * F + F + i];
       double s = 1.0 / (1.0 + exp(-g)), d = dh[(size_t)n * F + i];
-      dgu[(size_t)n * 2 * F + i] += (float)(d * u * s * (1.0 + g * (1.0 - s)));
-      dgu[(size_t)n * 2 * F + F + i] += (float)(d * g * s);
+      dgu[(size_t)n * 2 * F + i] = (float)(d * u * s * (1.0 + g * (1.0 - s)));
+      dgu[(size_t)n * 2 * F + F + i] = (float)(d * g * s);
     }
 }

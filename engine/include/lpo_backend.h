@@ -21,8 +21,10 @@ typedef struct lpo_backend {
    * overwrites out. */
   void (*matmul_forward)(float *out, const float *inp, const float *w, const float *bias,
                          int N, int IC, int OC, int accumulate);
-  /* dinp[N,IC] += dout . w;  dw[OC,IC] += dout^T . inp;  dbias[OC] += sum_n dout.
-   * Any of dinp, dw, dbias may be NULL (not wanted). */
+  /* dinp[N,IC] = dout . w;  dw[OC,IC] += dout^T . inp;  dbias[OC] += sum_n dout.
+   * Any of dinp, dw, dbias may be NULL (not wanted). The backward kernels write the
+   * gradients of activations (no zeroing pass before them) and add into the gradients
+   * of parameters (accumulation over micro-batches). */
   void (*matmul_backward)(float *dinp, float *dw, float *dbias, const float *dout,
                           const float *inp, const float *w, int N, int IC, int OC);
   /* out[N,C] = w * inp / sqrt(mean(inp^2) + eps); rstd[N] saved for backward. */
@@ -62,7 +64,7 @@ typedef struct lpo_backend {
                    const int32_t *pos, int N, int Hq, int Hkv, int D, int Tc);
   /* h[N,F] = silu(gu[:, :F]) * gu[:, F:]  (gate rows first, then up, as one matmul). */
   void (*swiglu_forward)(float *h, const float *gu, int N, int F);
-  void (*swiglu_backward)(float *dgu, const float *dh, const float *gu, int N, int F);
+  void (*swiglu_backward)(float *dgu, const float *dh, const float *gu, int N, int F);   /* dgu = .. */
   /* out[N,C] = wte[tokens[n]]; backward scatters dout rows into dwte. */
   void (*embedding_forward)(float *out, const int32_t *tokens, const float *wte, int N, int C);
   void (*embedding_backward)(float *dwte, const float *dout, const int32_t *tokens, int N, int C);
@@ -72,7 +74,7 @@ typedef struct lpo_backend {
    * (returns 1); otherwise backward recomputes chunk by chunk (returns 0). */
   int (*lmhead_forward)(float *logp, float *lse, float *buf, const float *x, const float *w,
                         const int32_t *targets, int M, int C, int V, int cap_rows);
-  /* dx[M,C] += .., dw[V,C] += .. from dlogp[M]; kept = lmhead_forward's return value. */
+  /* dx[M,C] = .., dw[V,C] += .. from dlogp[M]; kept = lmhead_forward's return value. */
   void (*lmhead_backward)(float *dx, float *dw, float *buf, const float *dlogp, const float *x,
                           const float *w, const int32_t *targets, const float *lse, int M,
                           int C, int V, int cap_rows, int kept);

@@ -141,9 +141,10 @@ static void backward_all(lpo_model *m) {
   const int B = m->fB, T = m->fT, M = m->fM, N = B * T;
   const int C = c->hidden_size, F = c->intermediate_size, V = c->vocab_size, Hq = c->num_heads;
   const int Hkv = c->num_kv_heads, D = c->head_dim, QD = lpo_qd(c), QKV = lpo_qkv(c);
+  /* Only what is accumulated into starts at zero (dres, dxfin, dqkv): the matmul, SwiGLU
+   * and LM-head backwards write their input gradients (lpo_backend.h). */
   be->zero(a->dres, (size_t)N * C);
   if (M) {
-    be->zero(a->dxsel, (size_t)M * C);
     be->zero(a->dxfin, (size_t)M * C);
     be->lmhead_backward(a->dxsel, g->wlm, a->lm_buf, a->dlogp, a->xsel, p->wlm, a->targets, a->lm_lse,
                         M, C, V, m->cap_rows, m->kept);
@@ -154,21 +155,16 @@ static void backward_all(lpo_model *m) {
     layer_acts x = layer(m, l);
     size_t lC = (size_t)l * C;
     /* MLP: xout = res2 + h Wd^T */
-    be->zero(a->dh, (size_t)N * F);
     be->matmul_backward(a->dh, g->wd + lC * F, NULL, a->dres, x.h, p->wd + lC * F, N, F, C);
-    be->zero(a->dgu, (size_t)N * 2 * F);
     be->swiglu_backward(a->dgu, a->dh, x.gu, N, F);
-    be->zero(a->dln, (size_t)N * C);
     be->matmul_backward(a->dln, g->wgu + lC * 2 * F, NULL, a->dgu, x.ln2, p->wgu + lC * 2 * F, N, C, 2 * F);
     be->rmsnorm_backward(a->dres, g->ln2 + lC, a->dln, x.res2, p->ln2 + lC, x.rstd2, N, C);
     /* attention: res2 = xin + atty Wo^T + bo */
-    be->zero(a->datty, (size_t)N * QD);
     be->matmul_backward(a->datty, g->wo + lC * QD, g->bo ? g->bo + lC : NULL, a->dres, x.atty,
                         p->wo + lC * QD, N, QD, C);
     be->zero(a->dqkv, (size_t)N * QKV);
     be->attention_backward(a->dqkv, a->datty, x.atty, x.lse, x.qkv, B, T, Hq, Hkv, D, a->att, m->att_slots);
     be->rope_backward(a->dqkv, a->pos, a->rope_cos, a->rope_sin, N, Hq + Hkv, D, QKV);
-    be->zero(a->dln, (size_t)N * C);
     be->matmul_backward(a->dln, g->wqkv + (size_t)l * QKV * C, g->bqkv ? g->bqkv + (size_t)l * QKV : NULL,
                         a->dqkv, x.ln1, p->wqkv + (size_t)l * QKV * C, N, C, QKV);
     be->rmsnorm_backward(a->dres, g->ln1 + lC, a->dln, x.xin, p->ln1 + lC, x.rstd1, N, C);

@@ -115,6 +115,11 @@ int main(void) {
   lpo_gen_config bad = g; bad.max_seq = 5;
   CHECK(lpo_generate(m, tok, (const int32_t *const *)prompts, lens, keys, 2, &bad, ids, logps, len, stop, NULL, NULL) == -1);
   CHECK(strstr(lpo_last_error(), "max_seq") != NULL);
+  /* A bad sampling setting is refused up front, on the calling thread (the draws run on
+   * the pool, where an error message would be lost), naming the setting. */
+  bad = s; bad.top_p = 0;
+  CHECK(lpo_generate(m, tok, (const int32_t *const *)prompts, lens, keys, 2, &bad, ids, logps, len, stop, NULL, NULL) == -1);
+  CHECK_MSG(strstr(lpo_last_error(), "top_p 0") != NULL, "error: %s", lpo_last_error());
 
   for (int i = 0; i < P; i++) free(prompts[i]);
   free(ids); free(len); free(stop); free(logps); free(logits);

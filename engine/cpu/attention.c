@@ -435,7 +435,8 @@ typedef struct kv_store_job {
 
 /* Tasks are (token, kv head) pairs. K's store is D single floats Tc apart, each a line
  * that the weight stream of the step before evicted: at 8 rows it was ~50 us of misses a
- * decode step on the calling thread alone, so the tasks are split over the pool. */
+ * decode step on the calling thread alone, so the tasks are split over the pool (from two
+ * tokens on: one token's few stores cost less than waking a worker). */
 static void kv_store_task(void *ctx, int t0, int t1, int tid) {
   (void)tid;
   const kv_store_job *j = ctx;
@@ -452,5 +453,5 @@ static void kv_store_task(void *ctx, int t0, int t1, int tid) {
 void lpo_cpu_kv_store(float *kcache, float *vcache, const float *qkv, const int32_t *row,
                       const int32_t *pos, int N, int Hq, int Hkv, int D, int Tc) {
   kv_store_job j = { kcache, vcache, qkv, row, pos, Hq, Hkv, D, Tc };
-  lpo_cpu_parallel(kv_store_task, &j, N * Hkv, 0);
+  lpo_cpu_parallel(kv_store_task, &j, N * Hkv, N > 1 ? 0 : 1);
 }

@@ -189,6 +189,15 @@ static void supervise(sb_worker *w, sb_run *r, double timeout_s, pid_t lua_pid) 
     int map[4], np = 0;
     for (int i = 0; i < 3; i++)
       if (r->fds[i] >= 0) { pf[np] = (struct pollfd){ r->fds[i], POLLIN, 0 }; map[np++] = i; }
+    if (!r->finished && lua_pid <= 0 && w->zsock < 0) {
+      /* The zygote was stopped under the job (a message to it failed: it had died), so no
+       * exit status will come: a sandbox error now. (Polling the closed socket, fd -1, waited
+       * for the time limit and reported "timeout": test_sandbox's killed-zygote case.) */
+      r->f.internal_error = 1;
+      r->finished = 1;
+      finished_at = now;
+      continue;
+    }
     if (!r->finished) {
       int fd = lua_pid > 0 ? lua_pidfd : w->zsock;
       pf[np] = (struct pollfd){ fd, POLLIN, 0 };

@@ -90,13 +90,13 @@ static inline float lpo_max_row(const float *x, int n) {
   return r;
 }
 
-/* pool.c: fork-join over tasks [0, ntasks): fn(ctx, t0, t1, tid) runs the contiguous
- * range of part tid (0 = the caller); at most max_parts parts (0: no limit besides the
- * thread count). Calls from inside a task run serially. */
 /* max_parts for an elementwise pass over `elems` floats: 1 (the calling thread alone)
  * when it is small. A fork-join costs a few microseconds; a norm or a rotation of a
  * decode step's few rows costs less than one, and a step has ~10 of them per layer. */
 static inline int lpo_cpu_parts_for(size_t elems) { return elems < ((size_t)1 << 15) ? 1 : 0; }
+/* pool.c: fork-join over tasks [0, ntasks): fn(ctx, t0, t1, tid) runs the contiguous
+ * range of part tid (0 = the caller); at most max_parts parts (0: no limit besides the
+ * thread count). Calls from inside a task run serially. */
 void lpo_cpu_parallel(lpo_task_fn fn, void *ctx, int ntasks, int max_parts);
 int lpo_cpu_threads(void);
 

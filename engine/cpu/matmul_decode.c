@@ -10,14 +10,15 @@
  * vector FMAs, every weight vector loaded once serves all the rows of the tile, and no
  * horizontal sum is ever needed.
  *
- * Packed layout: panels of PW = 32 outputs, each [IC][32] contiguous (a task streams one panel
- * front to back), the last panel zero-padded past OC:
+ * Packed layout: panels of PW = 32 outputs, each [IC][32] contiguous (a task streams one
+ * panel front to back), the last panel zero-padded past OC:
  *   wp[(p * IC + i) * 32 + j] = w[(32 p + j) * IC + i]        p < ceil(OC / 32)
  *
  * Batch invariance: out[n,o] = (((0 + x[n,0] w[o,0]) + x[n,1] w[o,1]) + ...), one
  * multiply-add per term (fused where the CPU has FMA) in i order, whatever N is and
- * whichever tile the row falls in; then (+ out) (+ bias) as matmul_forward. So a sequence decodes to the same bits
- * alone or among any number of others (the sampler's reproducibility contract).
+ * whichever tile the row falls in; then (+ out) (+ bias) as matmul_forward. So a sequence
+ * decodes to the same bits alone or among any number of others (the sampler's
+ * reproducibility contract).
  *
  * The copy must be re-made when the weights change: lpo_kvcache_pack takes a snapshot at
  * the start of lpo_generate (see kvcache.c). */

@@ -12,8 +12,9 @@ LPO_HOT static void forward_task(void *ctx, int n0, int n1, int tid) {
   const swiglu_job *j = ctx;
   const int F = j->F;
   for (int n = n0; n < n1; n++) {
+    /* outputs never overlap inputs: restrict lets the loops vectorise without alias checks */
     const float *restrict g = j->gu + (size_t)n * 2 * F, *restrict u = g + F;
-    float *restrict o = j->h + (size_t)n * F;   /* outputs never overlap inputs: restrict lets the loops vectorise without alias checks */
+    float *restrict o = j->h + (size_t)n * F;
     for (int i = 0; i < F; i++) {
       float s = 1.0f / (1.0f + lpo_expf(-g[i]));
       o[i] = g[i] * s * u[i];

@@ -183,12 +183,6 @@ static void supervise(sb_worker *w, sb_run *r, double timeout_s, pid_t lua_pid) 
     int open_fds = (r->fds[0] >= 0) + (r->fds[1] >= 0) + (r->fds[2] >= 0);
     if (r->finished && open_fds == 0) break;
     double now = sb_now();
-    double until = r->finished ? finished_at + 2.0 : kill_sent ? kill_at + 1.0 : hard;
-    if (r->finished && now > until) break;   /* a straggler holds a pipe: stop reading */
-    struct pollfd pf[4];
-    int map[4], np = 0;
-    for (int i = 0; i < 3; i++)
-      if (r->fds[i] >= 0) { pf[np] = (struct pollfd){ r->fds[i], POLLIN, 0 }; map[np++] = i; }
     if (!r->finished && lua_pid <= 0 && w->zsock < 0) {
       /* The zygote was stopped under the job (a message to it failed: it had died), so no
        * exit status will come: a sandbox error now. (Polling the closed socket, fd -1, waited
@@ -198,6 +192,12 @@ static void supervise(sb_worker *w, sb_run *r, double timeout_s, pid_t lua_pid) 
       finished_at = now;
       continue;
     }
+    double until = r->finished ? finished_at + 2.0 : kill_sent ? kill_at + 1.0 : hard;
+    if (r->finished && now > until) break;   /* a straggler holds a pipe: stop reading */
+    struct pollfd pf[4];
+    int map[4], np = 0;
+    for (int i = 0; i < 3; i++)
+      if (r->fds[i] >= 0) { pf[np] = (struct pollfd){ r->fds[i], POLLIN, 0 }; map[np++] = i; }
     if (!r->finished) {
       int fd = lua_pid > 0 ? lua_pidfd : w->zsock;
       pf[np] = (struct pollfd){ fd, POLLIN, 0 };

@@ -20,6 +20,13 @@
  * round trip and a reschedule), comparable to the regions themselves. So a worker that
  * finishes a job first watches the job counter for a short while (SPIN_NS) and takes the
  * next job without sleeping; only then does it sleep on the condition variable. The
+ * watch lasts 2 ms, not the few microseconds a futex round trip would suggest: on a
+ * virtual machine a vCPU whose threads all sleep is halted and handed back to the host,
+ * and waking it waits for the host's scheduler, often milliseconds on a busy host (it
+ * shows as steal time). A training step has gaps between regions longer than 50 us, so
+ * with a 50 us watch the worker slept in them: tiny `bench train` steps, alternating
+ * runs, medians 357-455 ms at 50 us against 302-333 ms at 2 ms, the host's steal 59-413
+ * jiffies per run against 11-130 (2 vCPUs, 20 steps). The
  * caller likewise watches for the workers' completion briefly before it sleeps. Watching
  * is bounded, so an idle pool costs nothing; it is bursts of plain loads (no pause
  * instruction, which a hypervisor may trap) with a sched_yield between bursts, so on a
@@ -36,7 +43,7 @@
 #include <unistd.h>
 
 enum { MAX_THREADS = 64 };
-#define SPIN_NS 50000   /* how long a waiter watches before sleeping */
+#define SPIN_NS 2000000   /* how long a waiter watches before sleeping */
 
 static struct {
   pthread_mutex_t mu;            /* guards the sleeping side: start/done waits, sleepers */

@@ -98,6 +98,11 @@ static inline int lpo_cpu_parts_for(size_t elems) { return elems < ((size_t)1 <<
  * range of part tid (0 = the caller); at most max_parts parts (0: no limit besides the
  * thread count). Calls from inside a task run serially. */
 void lpo_cpu_parallel(lpo_task_fn fn, void *ctx, int ntasks, int max_parts);
+/* The same for task functions whose results do not depend on how [0, ntasks) is cut
+ * (fn may run any sub-range, several times per thread, tid = the running thread): each
+ * thread starts on its own part, and one that finishes early takes work from the back of
+ * the fullest other part, in chunks of at least `grain` tasks. */
+void lpo_cpu_parallel_balanced(lpo_task_fn fn, void *ctx, int ntasks, int grain);
 int lpo_cpu_threads(void);
 
 /* Kernels, one file each; *_ref are the plain-C references (no BLAS, no tricks). */
@@ -136,6 +141,9 @@ gemm_job lpo_cpu_gemm_job(int tA, int tB, int M, int N, int K, float alpha, cons
 void lpo_cpu_sgemm_pair(const gemm_job *a, const gemm_job *b);
 void lpo_cpu_sgemm(int transA, int transB, int M, int N, int K, float alpha, const float *A,
                    int lda, const float *B, int ldb, float beta, float *C, int ldc);
+/* 1 when lpo_cpu_sgemm gives the same bits however C is cut into calls (our AVX-512
+ * kernel); 0 under OpenBLAS, whose blocking, and so rounding, follows the call's shape. */
+int lpo_cpu_sgemm_split_invariant(void);
 /* sgemm_avx512.c: the same contract without BLAS, for AVX-512 CPUs (lpo_cpu_sgemm uses it
  * there unless LPO_SGEMM=blas); returns -1 without touching C when it cannot run
  * (no AVX-512, M/N/K <= 0, no memory). */

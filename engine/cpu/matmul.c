@@ -34,6 +34,8 @@ static int use_own_sgemm(void) {
   return mode;
 }
 
+int lpo_cpu_sgemm_split_invariant(void) { return use_own_sgemm(); }
+
 void lpo_cpu_sgemm(int transA, int transB, int M, int N, int K, float alpha, const float *A,
                    int lda, const float *B, int ldb, float beta, float *C, int ldc) {
   if (M <= 0 || N <= 0) return;
@@ -182,19 +184,29 @@ void lpo_cpu_matmul_forward(float *out, const float *inp, const float *w, const 
   }
 }
 
-/* The two products of a backward are independent and cost the same (N*IC*OC each): with
- * an even thread count each half of the threads takes one of them whole, which keeps the
- * products large (fewer, bigger BLAS calls, no weight panel packed twice). */
-typedef struct pair_job { gemm_job g[2]; int k; } pair_job;
+/* The two products of a backward are independent and cost about the same (N*IC*OC each):
+ * with an even thread count each half of the threads starts on one of them whole, which
+ * keeps the products large (fewer, bigger sgemm calls, no weight panel packed twice).
+ * "About": the NN product runs ~5% slower than the TN one, and a vCPU may be taken away
+ * for milliseconds, so the split is balanced: tasks [0, PIECES) are pieces of the first
+ * product, [PIECES, 2 PIECES) of the second, and a thread that finishes early takes
+ * pieces from the back of the other (lpo_cpu_parallel_balanced). With our sgemm every
+ * element of C is summed whole, in one order, by one call, so the result does not depend
+ * on who ran what; OpenBLAS's results change with the shape of the call, so there each
+ * thread keeps its fixed part (the same bits run after run). */
+enum { PAIR_PIECES = 16 };
+typedef struct pair_job { gemm_job g[2]; } pair_job;
 
 static void pair_task(void *ctx, int t0, int t1, int tid) {
-  (void)tid;
   pair_job *p = ctx;
-  for (int t = t0; t < t1; t++) {
-    gemm_job *j = &p->g[t / p->k];
-    int len = j->by_rows ? j->M : j->N, part = t % p->k;
-    int units = (len + j->unit - 1) / j->unit;
-    gemm_task(j, (int)((int64_t)units * part / p->k), (int)((int64_t)units * (part + 1) / p->k), 0);
+  for (int g = 0; g < 2; g++) {                  /* the part of [t0, t1) in product g */
+    int a = t0 > g * PAIR_PIECES ? t0 - g * PAIR_PIECES : 0;
+    int b = t1 - g * PAIR_PIECES < PAIR_PIECES ? t1 - g * PAIR_PIECES : PAIR_PIECES;
+    if (a >= b) continue;
+    gemm_job *j = &p->g[g];
+    int len = j->by_rows ? j->M : j->N, units = (len + j->unit - 1) / j->unit;
+    int u0 = (int)((int64_t)units * a / PAIR_PIECES), u1 = (int)((int64_t)units * b / PAIR_PIECES);
+    if (u1 > u0) gemm_task(j, u0, u1, tid);
   }
 }
 
@@ -205,8 +217,9 @@ void lpo_cpu_sgemm_pair(const gemm_job *a, const gemm_job *b) {
     lpo_cpu_sgemm_par(b->tA, b->tB, b->M, b->N, b->K, b->alpha, b->A, b->lda, b->B, b->ldb, b->beta, b->C, b->ldc);
     return;
   }
-  pair_job p = { { *a, *b }, nt / 2 };
-  lpo_cpu_parallel(pair_task, &p, nt, 0);
+  pair_job p = { { *a, *b } };
+  if (lpo_cpu_sgemm_split_invariant()) lpo_cpu_parallel_balanced(pair_task, &p, 2 * PAIR_PIECES, 1);
+  else lpo_cpu_parallel(pair_task, &p, 2 * PAIR_PIECES, 0);   /* fixed cuts: same bits each run */
 }
 
 gemm_job lpo_cpu_gemm_job(int tA, int tB, int M, int N, int K, float alpha, const float *A, int lda,

@@ -208,3 +208,73 @@ void lpo_cpu_parallel(lpo_task_fn fn, void *ctx, int ntasks, int max_parts) {
   }
   pthread_mutex_unlock(&P.region);
 }
+
+/* ---- balanced: static parts, with stealing at the end ----
+ * A fork-join waits for its slowest part, and on a shared machine a part is slow when its
+ * vCPU is taken away for a while (steal time) or when the parts are unequal (a backward's
+ * two products). Here each thread still starts on its own contiguous part, taking it in
+ * shrinking chunks from the front; a thread whose part is empty takes half of what is left
+ * at the back of the fullest part. Each part's remaining range [lo, hi) is one 64-bit
+ * atomic, so an owner and a thief never take the same task. */
+typedef struct balanced_job {
+  lpo_task_fn fn;
+  void *ctx;
+  int nparts, grain;
+  _Atomic uint64_t range[MAX_THREADS];   /* lo << 32 | hi */
+} balanced_job;
+
+static inline uint64_t pack_range(uint32_t lo, uint32_t hi) { return (uint64_t)lo << 32 | hi; }
+
+/* Takes a chunk of part p, from the front (owner) or the back (thief); 0 when empty. */
+static int take(balanced_job *b, int p, int owner, int *t0, int *t1) {
+  uint64_t r = atomic_load_explicit(&b->range[p], memory_order_relaxed);
+  for (;;) {
+    uint32_t lo = (uint32_t)(r >> 32), hi = (uint32_t)r;
+    if (lo >= hi) return 0;
+    uint32_t left = hi - lo;
+    /* owner: all but the last eighth (few calls while undisturbed: each call may repack
+     * a matrix); thief: half, so two thieves would not starve each other */
+    uint32_t c = owner ? left - left / 8 : left / 2;
+    if (c < (uint32_t)b->grain) c = (uint32_t)b->grain;
+    if (c > left) c = left;
+    uint64_t want = owner ? pack_range(lo + c, hi) : pack_range(lo, hi - c);
+    if (atomic_compare_exchange_weak_explicit(&b->range[p], &r, want, memory_order_relaxed,
+                                              memory_order_relaxed)) {
+      *t0 = (int)(owner ? lo : hi - c);
+      *t1 = (int)(owner ? lo + c : hi);
+      return 1;
+    }
+  }
+}
+
+static void balanced_task(void *ctx, int p0, int p1, int tid) {
+  (void)p1;
+  balanced_job *b = ctx;
+  int t0, t1;
+  while (take(b, p0, 1, &t0, &t1)) b->fn(b->ctx, t0, t1, tid);
+  for (;;) {                                       /* steal from the fullest other part */
+    int best = -1;
+    uint32_t most = 0;
+    for (int p = 0; p < b->nparts; p++) {
+      uint64_t r = atomic_load_explicit(&b->range[p], memory_order_relaxed);
+      uint32_t lo = (uint32_t)(r >> 32), hi = (uint32_t)r;
+      if (hi > lo && hi - lo > most) { most = hi - lo; best = p; }
+    }
+    if (best < 0) return;
+    if (take(b, best, 0, &t0, &t1)) b->fn(b->ctx, t0, t1, tid);
+  }
+}
+
+void lpo_cpu_parallel_balanced(lpo_task_fn fn, void *ctx, int ntasks, int grain) {
+  int n = lpo_cpu_threads();
+  if (n > ntasks) n = ntasks;
+  if (n <= 1 || in_region) {
+    if (ntasks > 0) fn(ctx, 0, ntasks, 0);
+    return;
+  }
+  balanced_job b = { .fn = fn, .ctx = ctx, .nparts = n, .grain = grain < 1 ? 1 : grain };
+  for (int p = 0; p < n; p++)
+    atomic_init(&b.range[p], pack_range((uint32_t)((int64_t)ntasks * p / n),
+                                        (uint32_t)((int64_t)ntasks * (p + 1) / n)));
+  lpo_cpu_parallel(balanced_task, &b, n, n);
+}

@@ -150,6 +150,16 @@ int lpo_cpu_sgemm_split_invariant(void);
 int lpo_cpu_sgemm_avx512(int transA, int transB, int M, int N, int K, float alpha, const float *A,
                          int lda, const float *B, int ldb, float beta, float *C, int ldc);
 int lpo_cpu_sgemm_avx512_available(void);
+/* The same product from op(B) packed whole beforehand (the NT forward packs the weight's
+ * transpose once, the pool's threads in parallel, instead of once per thread):
+ *   packed_size: floats for op(B) [K,N]; whole_b: the calling thread's grow-only buffer
+ *   for it (NULL when out of memory); pack_b: panels [p0, p1) of 32 columns each (tB: B
+ *   is [N,K]); prepacked: C = alpha op(A) op(B) + beta C, the same bits as unpacked. */
+size_t lpo_cpu_sgemm_avx512_packed_size(int N, int K);
+float *lpo_cpu_sgemm_avx512_whole_b(size_t floats);
+void lpo_cpu_sgemm_avx512_pack_b(float *bp, const float *B, int ldb, int tB, int N, int K, int p0, int p1);
+int lpo_cpu_sgemm_avx512_prepacked(int transA, int M, int N, int K, float alpha, const float *A,
+                                   int lda, const float *bp, float beta, float *C, int ldc);
 
 void lpo_cpu_rmsnorm_forward(float *out, float *rstd, const float *inp, const float *w, int N,
                              int C, float eps);

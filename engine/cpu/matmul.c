@@ -70,6 +70,48 @@ static void gemm_task(void *ctx, int t0, int t1, int tid) {
   }
 }
 
+/* NT products split by rows (every forward matmul and the LM head): each thread would
+ * transpose the whole weight into its own panels, so instead the pool packs it once
+ * (panels of 32 columns split over the threads), and then rows are computed from the
+ * shared panels, balanced (a chunk costs no repacking now). Same bits as the plain path. */
+typedef struct nt_job { gemm_job g; float *bp; } nt_job;
+
+static void pack_whole_task(void *ctx, int q0, int q1, int tid) {
+  (void)tid;
+  const nt_job *j = ctx;
+  lpo_cpu_sgemm_avx512_pack_b(j->bp, j->g.B, j->g.ldb, 1, j->g.N, j->g.K, q0, q1);
+}
+
+static void prepacked_task(void *ctx, int t0, int t1, int tid) {
+  const nt_job *j = ctx;
+  int lo = t0 * j->g.unit, hi = t1 * j->g.unit < j->g.M ? t1 * j->g.unit : j->g.M;
+  if (lpo_cpu_sgemm_avx512_prepacked(j->g.tA, hi - lo, j->g.N, j->g.K, j->g.alpha, j->g.A + (size_t)lo * j->g.lda,
+                                     j->g.lda, j->bp, j->g.beta, j->g.C + (size_t)lo * j->g.ldc, j->g.ldc))
+    gemm_task((void *)&j->g, t0, t1, tid);   /* no packing memory on this thread: the plain path */
+}
+
+/* At most this many floats of packed weight at once (16 MiB): wider products (a 150k-token
+ * LM head) go in slices of columns, each packed and then computed; every element of C
+ * still sums its whole K in one call, so the slicing does not change a bit. */
+#define NT_SHARED_FLOATS ((size_t)4 << 20)
+
+static int sgemm_nt_shared(const gemm_job *g) {
+  int cols = (int)(NT_SHARED_FLOATS / (size_t)g->K) / 1024 * 1024;   /* whole 1024-column blocks */
+  if (cols < 1024) cols = 1024;
+  if (cols > g->N) cols = g->N;
+  float *bp = lpo_cpu_sgemm_avx512_whole_b(lpo_cpu_sgemm_avx512_packed_size(cols, g->K));
+  if (!bp) return -1;
+  for (int n0 = 0; n0 < g->N; n0 += cols) {
+    nt_job j = { *g, bp };
+    j.g.N = g->N - n0 < cols ? g->N - n0 : cols;
+    j.g.B = g->B + (size_t)n0 * g->ldb;
+    j.g.C = g->C + n0;
+    lpo_cpu_parallel(pack_whole_task, &j, (j.g.N + 31) / 32, 0);
+    lpo_cpu_parallel_balanced(prepacked_task, &j, (j.g.M + j.g.unit - 1) / j.g.unit, 1);
+  }
+  return 0;
+}
+
 void lpo_cpu_sgemm_par(int transA, int transB, int M, int N, int K, float alpha, const float *A,
                        int lda, const float *B, int ldb, float beta, float *C, int ldc) {
   int nt = lpo_cpu_threads();
@@ -79,6 +121,7 @@ void lpo_cpu_sgemm_par(int transA, int transB, int M, int N, int K, float alpha,
     return;
   }
   gemm_job j = { transA, transB, M, N, K, lda, ldb, ldc, M >= N || M >= 64 * nt, 16, alpha, beta, A, B, C };
+  if (transB && !transA && j.by_rows && use_own_sgemm() && sgemm_nt_shared(&j) == 0) return;
   int len = j.by_rows ? M : N;
   lpo_cpu_parallel(gemm_task, &j, (len + 15) / 16, 0);
 }

@@ -46,7 +46,7 @@ enum {
 
 /* Per-thread packing buffers, grown on demand and kept (a training step makes hundreds of
  * calls); freed when the thread exits. */
-typedef struct pack_buf { float *a, *b; size_t bcap; } pack_buf;
+typedef struct pack_buf { float *a, *b, *whole; size_t bcap, wcap; } pack_buf;
 static _Thread_local pack_buf tls;
 static pthread_key_t key;
 static pthread_once_t key_once = PTHREAD_ONCE_INIT;
@@ -55,8 +55,9 @@ static void buf_free(void *p) {
   pack_buf *b = p;
   free(b->a);
   free(b->b);
-  b->a = b->b = NULL;
-  b->bcap = 0;
+  free(b->whole);
+  b->a = b->b = b->whole = NULL;
+  b->bcap = b->wcap = 0;
 }
 static void key_init(void) { pthread_key_create(&key, buf_free); }
 
@@ -212,19 +213,21 @@ AVX512 static void kernel_kmajor(int kc, const float *ap, const float *bp, float
   KERNEL_BODY(MR, 1)
 }
 
-/* Returns 0, or -1 when the packing buffers cannot be allocated (the caller falls back). */
+/* Returns 0, or -1 when the packing buffers cannot be allocated (the caller falls back).
+ * bpre: op(B) already packed whole (lpo_cpu_sgemm_avx512_pack_b), or NULL to pack here. */
 static int gemm(int tA, int tB, int M, int N, int K, float alpha, const float *A, int lda,
-                const float *B, int ldb, float beta, float *C, int ldc) {
+                const float *B, int ldb, float beta, float *C, int ldc, const float *bpre) {
   int ncb = N < NC ? N : NC;
   int kcb = K < KC ? K : KC;
-  pack_buf *pb = bufs((size_t)kcb * ((ncb + NR - 1) / NR * NR));
+  pack_buf *pb = bufs(bpre ? 1 : (size_t)kcb * ((ncb + NR - 1) / NR * NR));
   if (!pb) return -1;
   for (int jc = 0; jc < N; jc += NC) {
-    int nc = N - jc < NC ? N - jc : NC;
+    int nc = N - jc < NC ? N - jc : NC, ncp = (nc + NR - 1) / NR * NR;
     for (int pc = 0; pc < K; pc += KC) {
       int kc = K - pc < KC ? K - pc : KC;
       float bet = pc == 0 ? beta : 1.0f;        /* later K blocks add to the first's result */
-      pack_b(pb->b, tB ? B + (size_t)jc * ldb + pc : B + (size_t)pc * ldb + jc, ldb, tB, kc, nc);
+      const float *bblock = bpre ? bpre + (size_t)jc * K + (size_t)pc * ncp : pb->b;
+      if (!bpre) pack_b(pb->b, tB ? B + (size_t)jc * ldb + pc : B + (size_t)pc * ldb + jc, ldb, tB, kc, nc);
       for (int ic = 0; ic < M; ic += MC) {
         int mc = M - ic < MC ? M - ic : MC;
         pack_a(pb->a, tA ? A + (size_t)pc * lda + ic : A + (size_t)ic * lda + pc, lda, tA, kc, mc);
@@ -233,7 +236,7 @@ static int gemm(int tA, int tB, int M, int N, int K, float alpha, const float *A
           const float *ap = pb->a + (size_t)ir * AI;
           for (int jr = 0; jr < nc; jr += NR) {
             int nr = nc - jr < NR ? nc - jr : NR;
-            const float *bp = pb->b + (size_t)jr * kc;
+            const float *bp = bblock + (size_t)jr * kc;
             float *cp = C + (size_t)(ic + ir) * ldc + jc + jr;
             if (tA) kernel_kmajor(kc, ap, bp, cp, ldc, mr, nr, alpha, bet);
             else kernel_rows(kc, ap, bp, cp, ldc, mr, nr, alpha, bet);
@@ -258,10 +261,58 @@ int lpo_cpu_sgemm_avx512(int transA, int transB, int M, int N, int K, float alph
                          int lda, const float *B, int ldb, float beta, float *C, int ldc) {
   if (!lpo_cpu_sgemm_avx512_available()) return -1;
   if (M <= 0 || N <= 0 || K <= 0) return -1;    /* degenerate shapes: the caller's path */
-  return gemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  return gemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, NULL);
+}
+
+/* Whole-B packing. Layout: for each block of NC columns at jc, a region of K x ncp floats
+ * (ncp = its width rounded up to NR) starting at jc * K; in it the K block at pc starts at
+ * pc * ncp and holds that block's NR-column panels, panel jr at jr * kc: exactly what
+ * gemm() packs one (jc, pc) block at a time, so results are the same bits. */
+size_t lpo_cpu_sgemm_avx512_packed_size(int N, int K) {
+  return (size_t)K * (size_t)((N + NR - 1) / NR * NR);
+}
+
+float *lpo_cpu_sgemm_avx512_whole_b(size_t floats) {
+  pack_buf *p = bufs(1);
+  if (!p) return NULL;
+  if (p->wcap < floats) {
+    free(p->whole);
+    p->whole = aligned_alloc(64, (floats * sizeof(float) + 63) / 64 * 64);
+    p->wcap = p->whole ? floats : 0;
+  }
+  return p->whole;
+}
+
+void lpo_cpu_sgemm_avx512_pack_b(float *bp, const float *B, int ldb, int tB, int N, int K, int p0, int p1) {
+  for (int q = p0; q < p1; q++) {               /* panel q: columns [q*NR, q*NR + NR) */
+    int j0 = q * NR, jc = j0 / NC * NC, jr = j0 - jc;
+    int nc = N - jc < NC ? N - jc : NC, ncp = (nc + NR - 1) / NR * NR, nr = N - j0 < NR ? N - j0 : NR;
+    for (int pc = 0; pc < K; pc += KC) {
+      int kc = K - pc < KC ? K - pc : KC;
+      pack_b(bp + (size_t)jc * K + (size_t)pc * ncp + (size_t)jr * kc,
+             tB ? B + (size_t)j0 * ldb + pc : B + (size_t)pc * ldb + j0, ldb, tB, kc, nr);
+    }
+  }
+}
+
+int lpo_cpu_sgemm_avx512_prepacked(int transA, int M, int N, int K, float alpha, const float *A,
+                                   int lda, const float *bp, float beta, float *C, int ldc) {
+  if (!lpo_cpu_sgemm_avx512_available() || M <= 0 || N <= 0 || K <= 0) return -1;
+  return gemm(transA, 0, M, N, K, alpha, A, lda, NULL, 0, beta, C, ldc, bp);
 }
 
 #else
+size_t lpo_cpu_sgemm_avx512_packed_size(int N, int K) { (void)N; (void)K; return 0; }
+float *lpo_cpu_sgemm_avx512_whole_b(size_t floats) { (void)floats; return NULL; }
+void lpo_cpu_sgemm_avx512_pack_b(float *bp, const float *B, int ldb, int tB, int N, int K, int p0, int p1) {
+  (void)bp; (void)B; (void)ldb; (void)tB; (void)N; (void)K; (void)p0; (void)p1;
+}
+int lpo_cpu_sgemm_avx512_prepacked(int transA, int M, int N, int K, float alpha, const float *A,
+                                   int lda, const float *bp, float beta, float *C, int ldc) {
+  (void)transA; (void)M; (void)N; (void)K; (void)alpha; (void)A; (void)lda; (void)bp; (void)beta;
+  (void)C; (void)ldc;
+  return -1;
+}
 int lpo_cpu_sgemm_avx512_available(void) { return 0; }
 int lpo_cpu_sgemm_avx512(int transA, int transB, int M, int N, int K, float alpha, const float *A,
                          int lda, const float *B, int ldb, float beta, float *C, int ldc) {

@@ -5,13 +5,16 @@
  * transpose combinations, alpha/beta (beta = 0 must ignore NaN already in C), leading
  * dimensions larger than the rows. Also: splitting C into arbitrary row/column blocks (what
  * the thread pool does) gives bit-identical results, so the result does not depend on the
- * thread count. Exits 77 for the kernel-only parts on a CPU without AVX-512. */
+ * thread count; op(B) packed whole beforehand gives the kernel's own bits; the pool's NT
+ * path (shared packed weight) gives one call's bits. Exits 77 for the kernel-only parts on a CPU without AVX-512. */
 #include "check.h"
 #include "cpu/cpu.h"
 #include "lpo.h"
+#include "lpo_backend.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
 static float frand(void) {   /* xorshift: uniform in [-1, 1) */
@@ -117,16 +120,73 @@ static void split_invariance(sgemm_fn f, const char *name) {
   }
 }
 
+/* op(B) packed whole beforehand (in two ranges of panels, as two threads would) gives the
+ * same bits as the kernel's own block-by-block packing: shapes across the 1024-column and
+ * 256-deep blocks, tails of both, all four transposes, alpha/beta with padded C. */
+static void prepacked(void) {
+  static const int dims[][3] = { { 61, 90, 300 }, { 30, 1100, 260 }, { 200, 2100, 520 }, { 5, 33, 7 },
+                                 { 170, 1024, 256 } };
+  for (size_t d = 0; d < sizeof dims / sizeof dims[0]; d++)
+    for (int t = 0; t < 4; t++) {
+      int M = dims[d][0], N = dims[d][1], K = dims[d][2], tA = t >> 1, tB = t & 1, ldc = N + 3;
+      int lda = tA ? M : K, ldb = tB ? K : N;
+      float *A = malloc(sizeof(float) * M * K), *B = malloc(sizeof(float) * K * N);
+      float *C1 = malloc(sizeof(float) * M * ldc), *C2 = malloc(sizeof(float) * M * ldc);
+      float *bp = lpo_cpu_sgemm_avx512_whole_b(lpo_cpu_sgemm_avx512_packed_size(N, K));
+      for (int i = 0; i < M * K; i++) A[i] = frand();
+      for (int i = 0; i < K * N; i++) B[i] = frand();
+      for (int i = 0; i < M * ldc; i++) C1[i] = C2[i] = frand();
+      int q = (N + 31) / 32;
+      lpo_cpu_sgemm_avx512_pack_b(bp, B, ldb, tB, N, K, 0, q / 3);
+      lpo_cpu_sgemm_avx512_pack_b(bp, B, ldb, tB, N, K, q / 3, q);
+      CHECK(lpo_cpu_sgemm_avx512(tA, tB, M, N, K, -0.5f, A, lda, B, ldb, 0.25f, C1, ldc) == 0);
+      CHECK(lpo_cpu_sgemm_avx512_prepacked(tA, M, N, K, -0.5f, A, lda, bp, 0.25f, C2, ldc) == 0);
+      CHECK_MSG(memcmp(C1, C2, sizeof(float) * M * ldc) == 0, "prepacked %c%c M=%d N=%d K=%d differs",
+                tA ? 'T' : 'N', tB ? 'T' : 'N', M, N, K);
+      free(A); free(B); free(C1); free(C2);
+    }
+}
+
+/* lpo_cpu_sgemm_par's NT path (the weight's transpose packed once, shared by the pool's
+ * threads, rows balanced) against one call, at 2 threads: the same bits where our kernel
+ * runs (its bits do not depend on the cut), else within rounding. */
+static void par_nt(void) {
+  int threads = lpo_cpu_threads();
+  lpo_cpu_set_threads(2);
+  /* the last: K = 3000 makes the 16 MiB of shared panels hold 1024 columns, so the 2100
+   * columns go in three slices */
+  static const int dims[][3] = { { 300, 700, 256 }, { 1020, 1100, 64 }, { 97, 2100, 300 }, { 130, 2100, 3000 } };
+  for (size_t d = 0; d < sizeof dims / sizeof dims[0]; d++) {
+    int M = dims[d][0], N = dims[d][1], K = dims[d][2];
+    float *A = malloc(sizeof(float) * M * K), *B = malloc(sizeof(float) * K * N);
+    float *C1 = malloc(sizeof(float) * M * N), *C2 = malloc(sizeof(float) * M * N);
+    for (int i = 0; i < M * K; i++) A[i] = frand();
+    for (int i = 0; i < K * N; i++) B[i] = frand();
+    lpo_cpu_sgemm(0, 1, M, N, K, 1.0f, A, K, B, K, 0.0f, C1, N);
+    for (int rep = 0; rep < 2; rep++) {
+      lpo_cpu_sgemm_par(0, 1, M, N, K, 1.0f, A, K, B, K, 0.0f, C2, N);
+      if (lpo_cpu_sgemm_split_invariant())
+        CHECK_MSG(memcmp(C1, C2, sizeof(float) * M * N) == 0, "sgemm_par NT M=%d N=%d K=%d differs", M, N, K);
+      else
+        CHECK(check_rel_err(C2, C1, (size_t)M * N) < 1e-5);
+    }
+    free(A); free(B); free(C1); free(C2);
+  }
+  lpo_cpu_set_threads(threads);
+}
+
 int main(void) {
   shapes(via_entry, "lpo_cpu_sgemm");
   if (lpo_cpu_sgemm_avx512_available()) {
     shapes(lpo_cpu_sgemm_avx512, "lpo_cpu_sgemm_avx512");
     split_invariance(lpo_cpu_sgemm_avx512, "lpo_cpu_sgemm_avx512");
+    prepacked();
     /* degenerate shapes are declined without touching C (the entry point handles them) */
     float c = 7.0f, a = 1.0f;
     CHECK(lpo_cpu_sgemm_avx512(0, 0, 1, 1, 0, 1.0f, &a, 1, &a, 1, 0.0f, &c, 1) == -1 && c == 7.0f);
   } else {
     fprintf(stderr, "  no AVX-512 on this CPU: only the entry point was tested\n");
   }
+  par_nt();
   return check_done("test_sgemm");
 }

@@ -167,6 +167,24 @@ static void zygote_end(sb_worker *w, sb_run *r, int *end_sent) {
   if (sb_send_fds(w->zsock, exited ? "ex" : "e", exited ? 2 : 1, NULL, 0) != 0) sb_zygote_stop(w);
 }
 
+/* Without a pidfd (pidfd_open needs Linux 5.3; a seccomp filter may refuse it) a Lua job's
+ * end cannot be polled for: the supervisor then wakes every LUA_REAP_MS to ask. (Polling fd
+ * -1 instead never woke, and every Lua job ran to its time limit.) */
+enum { LUA_REAP_MS = 10 };
+
+/* Collects the Lua child if it has ended: its status, peak RSS and CPU time. Returns 1 then. */
+static int reap_lua(sb_run *r, pid_t lua_pid, int kill_sent) {
+  int status;
+  struct rusage ru;
+  if (wait4(lua_pid, &status, WNOHANG, &ru) != lua_pid) return 0;
+  r->finished = 1;
+  if (!kill_sent) r->program_status = WIFSIGNALED(status) ? -WTERMSIG(status) : WEXITSTATUS(status);
+  r->maxrss_kb = ru.ru_maxrss;
+  r->cpu_s = (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec +
+             (double)ru.ru_stime.tv_sec + 1e-6 * (double)ru.ru_stime.tv_usec;
+  return 1;
+}
+
 /* Reads the job's output and result stream until it is over, enforcing the wall clock and the
  * output cap. lua_pid > 0: a Lua job, our own child, killed directly. Otherwise a Python job:
  * the test server reports "done" on the result stream; then (or at the limit) the zygote is
@@ -204,8 +222,11 @@ static void supervise(sb_worker *w, sb_run *r, double timeout_s, pid_t lua_pid) 
       map[np++] = 3;
     }
     int ms = (int)ceil((until - now) * 1000.0);
+    if (lua_pid > 0 && lua_pidfd < 0 && !r->finished && ms > LUA_REAP_MS) ms = LUA_REAP_MS;
     int k = poll(pf, (nfds_t)np, ms < 0 ? 0 : ms);
     if (k < 0 && errno != EINTR) break;
+    if (lua_pid > 0 && lua_pidfd < 0 && !r->finished && reap_lua(r, lua_pid, kill_sent))
+      finished_at = sb_now();   /* no pidfd: its end is seen by asking, each round */
     for (int i = 0; k > 0 && i < np; i++) {
       if (!pf[i].revents) continue;
       int which = map[i];
@@ -241,16 +262,7 @@ static void supervise(sb_worker *w, sb_run *r, double timeout_s, pid_t lua_pid) 
           else zygote_end(w, r, &end_sent);
         }
       } else if (lua_pid > 0) {
-        int status;
-        struct rusage ru;
-        if (wait4(lua_pid, &status, WNOHANG, &ru) == lua_pid) {
-          r->finished = 1;
-          if (!kill_sent) r->program_status = WIFSIGNALED(status) ? -WTERMSIG(status) : WEXITSTATUS(status);
-          finished_at = sb_now();
-          r->maxrss_kb = ru.ru_maxrss;
-          r->cpu_s = (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec +
-                     (double)ru.ru_stime.tv_sec + 1e-6 * (double)ru.ru_stime.tv_usec;
-        }
+        if (reap_lua(r, lua_pid, kill_sent)) finished_at = sb_now();
       } else {
         char msg[256];
         ssize_t n = recv(w->zsock, msg, sizeof msg - 1, 0);

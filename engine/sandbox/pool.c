@@ -107,9 +107,11 @@ static int spawn_worker(lpo_sandbox_pool *p, int i) {
   char *envp[8];
   int ne = 0;
   envp[ne++] = "OPENBLAS_NUM_THREADS=1";
-  static const char *const keep[] = { "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "LPO_SANDBOX_UID" };
-  char *kept[4] = { 0 };
-  for (size_t k = 0; k < 4; k++) {
+  static const char *const keep[] = { "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "LPO_SANDBOX_UID",
+                                      "LPO_SANDBOX_NO_PIDFD" };
+  enum { NKEEP = sizeof keep / sizeof keep[0] };
+  char *kept[NKEEP] = { 0 };
+  for (size_t k = 0; k < NKEEP; k++) {
     const char *v = getenv(keep[k]);
     if (!v) continue;
     size_t len = strlen(keep[k]) + strlen(v) + 2;
@@ -121,7 +123,7 @@ static int spawn_worker(lpo_sandbox_pool *p, int i) {
   int rc = posix_spawn(&pid, p->exe, &fa, &at, argv, envp);
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&at);
-  for (size_t k = 0; k < 4; k++) free(kept[k]);
+  for (size_t k = 0; k < NKEEP; k++) free(kept[k]);
   close(sv[1]);
   if (rc != 0) {
     close(sv[0]);

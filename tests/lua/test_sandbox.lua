@@ -359,4 +359,24 @@ T.case("without a user namespace, root runs jobs as uid 65534, loudly", function
   p:close()
 end)
 
+T.case("without pidfd_open (kernels before 5.3): jobs end when they end, not at the limit", function()
+  local ffi = require "ffi"
+  ffi.cdef [[ int setenv(const char *, const char *, int); int unsetenv(const char *); ]]
+  ffi.C.setenv("LPO_SANDBOX_NO_PIDFD", "1", 1)   -- sb_pidfd_open fails with ENOSYS in the workers
+  local ok, p = pcall(sandbox.pool, { workers = 1, timeout = 10, quiet = true })
+  ffi.C.unsetenv("LPO_SANDBOX_NO_PIDFD")
+  T.truthy(ok, "pool: " .. tostring(p))
+  local rs = p:run_batch {
+    { language = "lua", code = "function f(x) return x * 2 end", tests = { "assert(f(1) == 2)", "assert(f(2) == 5)" } },
+    { language = "lua", code = "print('hi')" },
+    { code = "def f(x):\n    return x + 1\n", tests = { "assert f(1) == 2" } },
+  }
+  T.eq(rs[1].verdict, "failed", rs[1].detail)
+  T.eq(table.concat(rs[1].tests, ","), "pass,fail", "per-test outcomes")
+  T.eq(rs[2].stdout_tail, "hi\n", "stdout")
+  T.eq(rs[3].verdict, "passed", rs[3].detail .. rs[3].stderr_tail)
+  for k = 1, 3 do T.truthy(rs[k].time_ms < 3000, "job " .. k .. " took " .. rs[k].time_ms .. " ms of a 10 s limit") end
+  p:close()
+end)
+
 T.done()

@@ -6,9 +6,10 @@
  *   backward: dinp[N,IC]  = dout[N,OC] . w[OC,IC]                  sgemm NN (written)
  *             dw[OC,IC]  += dout[N,OC]^T . inp[N,IC]               sgemm TN
  *             dbias[OC]  += sum over n of dout[n,:]
- * The fast path hands the products to single-threaded OpenBLAS calls on blocks of the
- * output, one block per pool thread (lpo_cpu_sgemm_par); the reference is the textbook
- * triple loop with a double accumulator. */
+ * The fast path hands the products to single-threaded sgemm calls (our AVX-512 kernel, or
+ * OpenBLAS) on blocks of the output split over the pool's threads (lpo_cpu_sgemm_par; the
+ * NT forward from one shared packing of W^T, the backward's two products as a balanced
+ * pair); the reference is the textbook triple loop with a double accumulator. */
 #include "cpu/cpu.h"
 #include <cblas.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /* test_sgemm.c — the AVX-512 sgemm (sgemm_avx512.c) and the lpo_cpu_sgemm entry point
  * against a plain double-precision triple loop, over shapes chosen to hit every edge of the
  * kernel's blocking: M, N, K = 1, sizes that are not multiples of the 14 x 32 tile, K across
- * the 256-deep blocks, M across the 168-row block, N across the 2048-column block, all four
+ * the 256-deep blocks, M across the 168-row block, N across the 1024-column block, all four
  * transpose combinations, alpha/beta (beta = 0 must ignore NaN already in C), leading
  * dimensions larger than the rows. Also: splitting C into arbitrary row/column blocks (what
  * the thread pool does) gives bit-identical results, so the result does not depend on the

@@ -11,7 +11,8 @@
 -- Method: after one warm-up step on each side, lpo and PyTorch take turns, step by step
 -- (the peer runs as a server behind two FIFOs), so both meet the same background load on
 -- a shared machine; each side's speed is its best step (the one least disturbed), and
--- the medians are printed too. PyTorch runs twice, with OpenMP's default (spinning) wait
+-- the medians are printed too, with the median of the step-by-step ratios (each torch step
+-- against the lpo step just before it). PyTorch runs twice, with OpenMP's default (spinning) wait
 -- policy and with OMP_WAIT_POLICY=passive, and the faster counts: on a busy machine the
 -- spinning threads of the default lose several-fold. FLOPs per token: lpo_model_flops_per_token (6N + the
 -- causal attention products).
@@ -163,14 +164,15 @@ function M.main(args)
     for _, variant in ipairs({ { env = "", label = "OpenMP default" },
                                { env = "OMP_WAIT_POLICY=passive", label = "OMP_WAIT_POLICY=passive" } }) do
       local pstep, info, pclose = peer_server(cfg, B, T, threads, variant.env)
-      local theirs = {}
+      local theirs, mine = {}, {}
       for s = 1, o.steps or DEFAULT_STEPS[name] or 5 do
-        ours[#ours + 1] = step()
+        mine[s] = step()
+        ours[#ours + 1] = mine[s]
         if pstep then theirs[s] = pstep() end
       end
       if pclose then
         pclose()
-        peers[#peers + 1] = { label = variant.label, times = theirs, info = info }
+        peers[#peers + 1] = { label = variant.label, times = theirs, info = info, ours = mine }
       else
         why = info
       end
@@ -180,8 +182,14 @@ function M.main(args)
     local tps = B * T / best
     print(string.format("  lpo:   %8.0f tokens/s best step, %.0f median  (steps %s s)  %.1f GFLOP/s, MFU %.0f%%",
                         tps, B * T / med, fmt(ours), tps * fpt / 1e9, 100 * tps * fpt / (gflops * 1e9)))
-    local ptps, pmed_best
+    local ptps, pmed_best, paired
     for _, p in ipairs(peers) do
+      -- each torch step against the lpo step just before it (the same moment of the host's
+      -- load): the median of those ratios moves less with the host's phases than best/best
+      local r = {}
+      for s = 1, #p.times do r[s] = p.times[s] / p.ours[s] end
+      local _, pr = stats(r)
+      if not paired or pr < paired then paired = pr end
       local pbest, pmed = stats(p.times)
       print(string.format("  torch (%s): %8.0f tokens/s best step, %.0f median  (steps %s s; torch %s, %s attention, %d threads)",
                           p.label, B * T / pbest, B * T / pmed, fmt(p.times), p.info.torch, p.info.attn, p.info.threads))
@@ -189,8 +197,8 @@ function M.main(args)
       if not pmed_best or pmed < pmed_best then pmed_best = pmed end
     end
     if ptps then
-      print(string.format("  lpo/torch: %.2fx (best steps), %.2fx (medians), against torch's faster variant",
-                          tps / ptps, pmed_best / med))
+      print(string.format("  lpo/torch: %.2fx (best steps), %.2fx (medians), %.2fx (median of step-by-step pairs), against torch's faster variant",
+                          tps / ptps, pmed_best / med, paired))
     else
       print("  torch: skipped: " .. tostring(why))
     end

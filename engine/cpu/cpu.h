@@ -127,17 +127,19 @@ void lpo_cpu_matmul_decode_ref(float *out, const float *inp, const float *wp, co
  * a task); lpo_cpu_sgemm_par splits C's rows or columns over the pool. */
 void lpo_cpu_sgemm_par(int transA, int transB, int M, int N, int K, float alpha, const float *A,
                        int lda, const float *B, int ldb, float beta, float *C, int ldc);
-/* One product for lpo_cpu_sgemm_pair; by_rows: split C by rows (else by columns). */
+/* One product for lpo_cpu_sgemm_pair; by_rows: split C by rows (else by columns); bp: op(B)
+ * packed whole beforehand (lpo_cpu_sgemm_avx512_pack_b), or NULL. */
 typedef struct gemm_job {
   int tA, tB, M, N, K, lda, ldb, ldc, by_rows, unit;
   float alpha, beta;
   const float *A, *B;
   float *C;
+  const float *bp;
 } gemm_job;
 gemm_job lpo_cpu_gemm_job(int tA, int tB, int M, int N, int K, float alpha, const float *A, int lda,
                           const float *B, int ldb, float beta, float *C, int ldc);
 /* Two independent products at once (a backward's dinp and dweight): each half of an even
- * thread count takes one. */
+ * thread count starts on one, and takes pieces of the other once its own is done. */
 void lpo_cpu_sgemm_pair(const gemm_job *a, const gemm_job *b);
 void lpo_cpu_sgemm(int transA, int transB, int M, int N, int K, float alpha, const float *A,
                    int lda, const float *B, int ldb, float beta, float *C, int ldc);

@@ -53,7 +53,9 @@ void lpo_cpu_sgemm(int transA, int transB, int M, int N, int K, float alpha, con
 }
 
 /* Splits C into blocks of rows (or of columns when C is wide and short), aligned to 16 so
- * every block keeps whole SIMD panels (gemm_job: cpu.h). */
+ * every block keeps whole SIMD panels (gemm_job: cpu.h). A block of rows reads the shared
+ * pre-packed B when the job has one (falling back to packing its own when this thread
+ * cannot get packing memory). */
 static void gemm_task(void *ctx, int t0, int t1, int tid) {
   (void)tid;
   const gemm_job *j = ctx;
@@ -61,8 +63,10 @@ static void gemm_task(void *ctx, int t0, int t1, int tid) {
   if (j->by_rows) {
     if (hi > j->M) hi = j->M;
     const float *A = j->tA ? j->A + lo : j->A + (size_t)lo * j->lda;
-    lpo_cpu_sgemm(j->tA, j->tB, hi - lo, j->N, j->K, j->alpha, A, j->lda, j->B, j->ldb, j->beta,
-                  j->C + (size_t)lo * j->ldc, j->ldc);
+    float *C = j->C + (size_t)lo * j->ldc;
+    if (!j->bp ||
+        lpo_cpu_sgemm_avx512_prepacked(j->tA, hi - lo, j->N, j->K, j->alpha, A, j->lda, j->bp, j->beta, C, j->ldc))
+      lpo_cpu_sgemm(j->tA, j->tB, hi - lo, j->N, j->K, j->alpha, A, j->lda, j->B, j->ldb, j->beta, C, j->ldc);
   } else {
     if (hi > j->N) hi = j->N;
     const float *B = j->tB ? j->B + (size_t)lo * j->ldb : j->B + lo;
@@ -75,20 +79,11 @@ static void gemm_task(void *ctx, int t0, int t1, int tid) {
  * transpose the whole weight into its own panels, so instead the pool packs it once
  * (panels of 32 columns split over the threads), and then rows are computed from the
  * shared panels, balanced (a chunk costs no repacking now). Same bits as the plain path. */
-typedef struct nt_job { gemm_job g; float *bp; } nt_job;
-
 static void pack_whole_task(void *ctx, int q0, int q1, int tid) {
   (void)tid;
-  const nt_job *j = ctx;
-  lpo_cpu_sgemm_avx512_pack_b(j->bp, j->g.B, j->g.ldb, 1, j->g.N, j->g.K, q0, q1);
-}
-
-static void prepacked_task(void *ctx, int t0, int t1, int tid) {
-  const nt_job *j = ctx;
-  int lo = t0 * j->g.unit, hi = t1 * j->g.unit < j->g.M ? t1 * j->g.unit : j->g.M;
-  if (lpo_cpu_sgemm_avx512_prepacked(j->g.tA, hi - lo, j->g.N, j->g.K, j->g.alpha, j->g.A + (size_t)lo * j->g.lda,
-                                     j->g.lda, j->bp, j->g.beta, j->g.C + (size_t)lo * j->g.ldc, j->g.ldc))
-    gemm_task((void *)&j->g, t0, t1, tid);   /* no packing memory on this thread: the plain path */
+  const gemm_job *j = ctx;
+  /* bp is read-only to the job's products; this task is the one that fills it */
+  lpo_cpu_sgemm_avx512_pack_b((float *)j->bp, j->B, j->ldb, j->tB, j->N, j->K, q0, q1);
 }
 
 /* At most this many floats of packed weight at once (16 MiB): wider products (a 150k-token
@@ -103,12 +98,13 @@ static int sgemm_nt_shared(const gemm_job *g) {
   float *bp = lpo_cpu_sgemm_avx512_whole_b(lpo_cpu_sgemm_avx512_packed_size(cols, g->K));
   if (!bp) return -1;
   for (int n0 = 0; n0 < g->N; n0 += cols) {
-    nt_job j = { *g, bp };
-    j.g.N = g->N - n0 < cols ? g->N - n0 : cols;
-    j.g.B = g->B + (size_t)n0 * g->ldb;
-    j.g.C = g->C + n0;
-    lpo_cpu_parallel(pack_whole_task, &j, (j.g.N + 31) / 32, 0);
-    lpo_cpu_parallel_balanced(prepacked_task, &j, (j.g.M + j.g.unit - 1) / j.g.unit, 1);
+    gemm_job j = *g;
+    j.N = g->N - n0 < cols ? g->N - n0 : cols;
+    j.B = g->B + (size_t)n0 * g->ldb;
+    j.C = g->C + n0;
+    j.bp = bp;
+    lpo_cpu_parallel(pack_whole_task, &j, (j.N + 31) / 32, 0);
+    lpo_cpu_parallel_balanced(gemm_task, &j, (j.M + j.unit - 1) / j.unit, 1);
   }
   return 0;
 }
@@ -121,7 +117,7 @@ void lpo_cpu_sgemm_par(int transA, int transB, int M, int N, int K, float alpha,
     lpo_cpu_sgemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     return;
   }
-  gemm_job j = { transA, transB, M, N, K, lda, ldb, ldc, M >= N || M >= 64 * nt, 16, alpha, beta, A, B, C };
+  gemm_job j = { transA, transB, M, N, K, lda, ldb, ldc, M >= N || M >= 64 * nt, 16, alpha, beta, A, B, C, NULL };
   if (transB && !transA && j.by_rows && use_own_sgemm() && sgemm_nt_shared(&j) == 0) return;
   int len = j.by_rows ? M : N;
   lpo_cpu_parallel(gemm_task, &j, (len + 15) / 16, 0);
@@ -268,7 +264,7 @@ void lpo_cpu_sgemm_pair(const gemm_job *a, const gemm_job *b) {
 
 gemm_job lpo_cpu_gemm_job(int tA, int tB, int M, int N, int K, float alpha, const float *A, int lda,
                           const float *B, int ldb, float beta, float *C, int ldc) {
-  gemm_job j = { tA, tB, M, N, K, lda, ldb, ldc, M >= N || M >= 128, 16, alpha, beta, A, B, C };
+  gemm_job j = { tA, tB, M, N, K, lda, ldb, ldc, M >= N || M >= 128, 16, alpha, beta, A, B, C, NULL };
   return j;
 }
 

@@ -213,6 +213,14 @@ AVX512 static void kernel_kmajor(int kc, const float *ap, const float *bp, float
   KERNEL_BODY(MR, 1)
 }
 
+/* Where block (jc, pc) of op(B) starts in a whole-B packing: for each block of NC columns
+ * at jc, a region of K x ncp floats (ncp = the block's width rounded up to NR) at jc * K;
+ * in it the K block at pc starts at pc * ncp, its NR-column panels kc floats apart: exactly
+ * what gemm() packs one block at a time, so results are the same bits. */
+static inline size_t whole_block(int jc, int pc, int ncp, int K) {
+  return (size_t)jc * K + (size_t)pc * ncp;
+}
+
 /* Returns 0, or -1 when the packing buffers cannot be allocated (the caller falls back).
  * bpre: op(B) already packed whole (lpo_cpu_sgemm_avx512_pack_b), or NULL to pack here. */
 static int gemm(int tA, int tB, int M, int N, int K, float alpha, const float *A, int lda,
@@ -226,7 +234,7 @@ static int gemm(int tA, int tB, int M, int N, int K, float alpha, const float *A
     for (int pc = 0; pc < K; pc += KC) {
       int kc = K - pc < KC ? K - pc : KC;
       float bet = pc == 0 ? beta : 1.0f;        /* later K blocks add to the first's result */
-      const float *bblock = bpre ? bpre + (size_t)jc * K + (size_t)pc * ncp : pb->b;
+      const float *bblock = bpre ? bpre + whole_block(jc, pc, ncp, K) : pb->b;
       if (!bpre) pack_b(pb->b, tB ? B + (size_t)jc * ldb + pc : B + (size_t)pc * ldb + jc, ldb, tB, kc, nc);
       for (int ic = 0; ic < M; ic += MC) {
         int mc = M - ic < MC ? M - ic : MC;
@@ -264,10 +272,7 @@ int lpo_cpu_sgemm_avx512(int transA, int transB, int M, int N, int K, float alph
   return gemm(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, NULL);
 }
 
-/* Whole-B packing. Layout: for each block of NC columns at jc, a region of K x ncp floats
- * (ncp = its width rounded up to NR) starting at jc * K; in it the K block at pc starts at
- * pc * ncp and holds that block's NR-column panels, panel jr at jr * kc: exactly what
- * gemm() packs one (jc, pc) block at a time, so results are the same bits. */
+/* Whole-B packing, laid out as whole_block() says. */
 size_t lpo_cpu_sgemm_avx512_packed_size(int N, int K) {
   return (size_t)K * (size_t)((N + NR - 1) / NR * NR);
 }
@@ -289,7 +294,7 @@ void lpo_cpu_sgemm_avx512_pack_b(float *bp, const float *B, int ldb, int tB, int
     int nc = N - jc < NC ? N - jc : NC, ncp = (nc + NR - 1) / NR * NR, nr = N - j0 < NR ? N - j0 : NR;
     for (int pc = 0; pc < K; pc += KC) {
       int kc = K - pc < KC ? K - pc : KC;
-      pack_b(bp + (size_t)jc * K + (size_t)pc * ncp + (size_t)jr * kc,
+      pack_b(bp + whole_block(jc, pc, ncp, K) + (size_t)jr * kc,
              tB ? B + (size_t)j0 * ldb + pc : B + (size_t)pc * ldb + j0, ldb, tB, kc, nr);
     }
   }

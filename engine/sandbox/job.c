@@ -195,6 +195,7 @@ static void supervise(sb_worker *w, sb_run *r, double timeout_s, pid_t lua_pid) 
   double kill_at = 0, finished_at = 0;
   int kill_sent = 0, end_sent = 0;
   int lua_pidfd = lua_pid > 0 ? sb_pidfd_open(lua_pid) : -1;
+  int ask_lua = lua_pid > 0 && lua_pidfd < 0;   /* no pidfd to poll: ask every LUA_REAP_MS */
   char buf[65536];
   for (;;) {
     if (r->finished) release_job_fds(r);
@@ -222,11 +223,10 @@ static void supervise(sb_worker *w, sb_run *r, double timeout_s, pid_t lua_pid) 
       map[np++] = 3;
     }
     int ms = (int)ceil((until - now) * 1000.0);
-    if (lua_pid > 0 && lua_pidfd < 0 && !r->finished && ms > LUA_REAP_MS) ms = LUA_REAP_MS;
+    if (ask_lua && !r->finished && ms > LUA_REAP_MS) ms = LUA_REAP_MS;
     int k = poll(pf, (nfds_t)np, ms < 0 ? 0 : ms);
     if (k < 0 && errno != EINTR) break;
-    if (lua_pid > 0 && lua_pidfd < 0 && !r->finished && reap_lua(r, lua_pid, kill_sent))
-      finished_at = sb_now();   /* no pidfd: its end is seen by asking, each round */
+    if (ask_lua && !r->finished && reap_lua(r, lua_pid, kill_sent)) finished_at = sb_now();
     for (int i = 0; k > 0 && i < np; i++) {
       if (!pf[i].revents) continue;
       int which = map[i];

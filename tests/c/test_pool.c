@@ -23,7 +23,7 @@ enum { MAXT = 200 };
 typedef struct count_job {
   _Atomic int runs[MAXT];
   _Atomic int bad_tid, calls;
-  int threads, slow_tid, stolen_from_slow, part0_end;
+  int threads, slow_tid, part0_end;
   _Atomic int slow_tasks_elsewhere;
 } count_job;
 
